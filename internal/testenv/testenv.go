@@ -1,0 +1,145 @@
+// Package testenv finds the real services integration tests talk to
+// (PostgreSQL, Redis) and decides what happens when one is missing: with
+// CI=true the test fails, elsewhere it is skipped with a message that names
+// the variable pointing at the service.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+)
+
+// Defaults used when the variables are unset; they match the services the
+// development machines and CI start.
+const (
+	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+)
+
+// InCI reports whether the tests run in CI, where a missing service is a failure.
+func InCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v == "true" || v == "1"
+}
+
+// Missing stops tb because a service it needs is not reachable: Fatal in CI,
+// Skip (loudly) elsewhere.
+func Missing(tb testing.TB, service, envVar string, err error) {
+	tb.Helper()
+	msg := fmt.Sprintf("%s not reachable (%v); set %s to point at one", service, err, envVar)
+	if InCI() {
+		tb.Fatal("CI=true: " + msg)
+	}
+	tb.Skip("SKIPPING: " + msg)
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// PostgresURL creates a fresh, randomly named database on the server named by
+// TEST_POSTGRES_URL and returns its URL. The database is dropped when the test
+// (or the package's TestMain caller) finishes.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	base := getenv("TEST_POSTGRES_URL", DefaultPostgresURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		Missing(tb, "PostgreSQL", "TEST_POSTGRES_URL", err)
+	}
+	defer admin.Close(context.Background())
+
+	name := "test_" + randomHex(6)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create database %s: %v", name, err)
+	}
+	tb.Cleanup(func() { DropPostgres(tb, base, name) })
+
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("TEST_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// DropPostgres drops database name on the server at base, closing any
+// connection left to it.
+func DropPostgres(tb testing.TB, base, name string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Errorf("drop database %s: %v", name, err)
+		return
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		tb.Errorf("drop database %s: %v", name, err)
+	}
+}
+
+// OpenPostgres returns a *sql.DB on a fresh database (see PostgresURL).
+func OpenPostgres(tb testing.TB) (*sql.DB, string) {
+	tb.Helper()
+	u := PostgresURL(tb)
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db, u
+}
+
+// RedisURL returns the URL of the Redis server named by TEST_REDIS_URL after
+// checking that it answers, failing or skipping the test when it does not.
+// Tests must use their own key prefixes: the server is shared.
+func RedisURL(tb testing.TB) string {
+	tb.Helper()
+	raw := getenv("TEST_REDIS_URL", DefaultRedisURL)
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("TEST_REDIS_URL: %v", err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		Missing(tb, "Redis", "TEST_REDIS_URL", err)
+	}
+	conn.Close()
+	return raw
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

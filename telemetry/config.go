@@ -1,0 +1,256 @@
+package telemetry
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/getsentry/sentry-go"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// DefaultServiceName is the service name used when neither OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES nor [WithServiceName] gives one.
+const DefaultServiceName = "blog-api"
+
+type config struct {
+	serviceName    string
+	serviceVersion string
+	environment    string
+
+	logWriter io.Writer
+	logLevel  slog.Leveler
+	logFormat string
+
+	sentry *SentryConfig
+
+	traceOpts  []sdktrace.TracerProviderOption
+	readers    []sdkmetric.Reader
+	logOpts    []sdklog.LoggerProviderOption
+	noGlobals  bool
+	getenv     func(string) string
+	skipRoutes map[string]bool
+}
+
+// Option configures [Setup].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithServiceName sets the default service.name. OTEL_SERVICE_NAME and
+// service.name in OTEL_RESOURCE_ATTRIBUTES take precedence, as the
+// specification requires. Default: [DefaultServiceName].
+func WithServiceName(name string) Option {
+	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithServiceVersion sets service.version (typically the build's version).
+func WithServiceVersion(version string) Option {
+	return optionFunc(func(c *config) { c.serviceVersion = version })
+}
+
+// WithEnvironment sets deployment.environment.name, unless
+// OTEL_RESOURCE_ATTRIBUTES sets it.
+func WithEnvironment(env string) Option {
+	return optionFunc(func(c *config) { c.environment = env })
+}
+
+// WithLogWriter sets where JSON log lines go. Default: os.Stdout.
+func WithLogWriter(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.logWriter = w })
+}
+
+// WithLogLevel sets the minimum level of the logger. A [*slog.LevelVar]
+// allows changing it at run time. Default: [slog.LevelInfo].
+func WithLogLevel(l slog.Leveler) Option {
+	return optionFunc(func(c *config) { c.logLevel = l })
+}
+
+// WithLogFormat selects "json" (the default) or "text" for the lines
+// written by the logger. OpenTelemetry logs are unaffected.
+func WithLogFormat(format string) Option {
+	return optionFunc(func(c *config) { c.logFormat = format })
+}
+
+// SentryConfig configures error reporting to Sentry. Only errors are sent:
+// tracing stays with OpenTelemetry, and each event carries the active trace.
+type SentryConfig struct {
+	// DSN of the Sentry project. Empty disables Sentry.
+	DSN string
+	// Environment, such as "production". Default: "development".
+	Environment string
+	// Release is the version of the service.
+	Release string
+	// SampleRate is the share of error events sent, 0 < rate ≤ 1. Default 1.
+	SampleRate float64
+	// Transport replaces the HTTP transport; tests use it to capture events.
+	Transport sentry.Transport
+	// HTTPTransport replaces the http.RoundTripper of the default transport.
+	HTTPTransport http.RoundTripper
+}
+
+// WithSentry enables Sentry error reporting when cfg.DSN is not empty.
+func WithSentry(cfg SentryConfig) Option {
+	return optionFunc(func(c *config) {
+		if cfg.DSN != "" {
+			c.sentry = &cfg
+		}
+	})
+}
+
+// WithTracerProviderOptions adds options to the SDK tracer provider, after
+// the ones derived from the environment. Tests use it to add a
+// tracetest.SpanRecorder.
+func WithTracerProviderOptions(opts ...sdktrace.TracerProviderOption) Option {
+	return optionFunc(func(c *config) { c.traceOpts = append(c.traceOpts, opts...) })
+}
+
+// WithMetricReader adds a reader to the meter provider, next to the
+// Prometheus exporter. Tests use sdkmetric.NewManualReader.
+func WithMetricReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) { c.readers = append(c.readers, r) })
+}
+
+// WithLoggerProviderOptions adds options to the SDK logger provider. Adding a
+// processor turns the OpenTelemetry log bridge on even when
+// OTEL_LOGS_EXPORTER selects nothing.
+func WithLoggerProviderOptions(opts ...sdklog.LoggerProviderOption) Option {
+	return optionFunc(func(c *config) { c.logOpts = append(c.logOpts, opts...) })
+}
+
+// WithoutGlobals stops Setup from installing its providers, propagator and
+// logger as the OpenTelemetry globals and [slog.Default].
+func WithoutGlobals() Option {
+	return optionFunc(func(c *config) { c.noGlobals = true })
+}
+
+// WithUntracedPaths sets the request paths the middleware keeps out of
+// traces and metrics and logs at debug level only, typically health probes.
+// Default: /livez, /readyz, /api/health.
+func WithUntracedPaths(paths ...string) Option {
+	return optionFunc(func(c *config) {
+		c.skipRoutes = make(map[string]bool, len(paths))
+		for _, p := range paths {
+			c.skipRoutes[p] = true
+		}
+	})
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		serviceName: DefaultServiceName,
+		logWriter:   os.Stdout,
+		logLevel:    slog.LevelInfo,
+		logFormat:   "json",
+		getenv:      os.Getenv,
+		skipRoutes:  map[string]bool{"/livez": true, "/readyz": true, "/api/health": true},
+	}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	return c
+}
+
+// ConfigError reports an environment variable with a value Setup cannot use.
+type ConfigError struct {
+	Var    string // the variable, such as "OTEL_TRACES_SAMPLER"
+	Value  string
+	Reason string
+}
+
+// Error implements error; it names the variable in one line.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// sdkDisabled reports OTEL_SDK_DISABLED=true (case-insensitive); any value
+// other than true/false/empty is an error.
+func (c *config) sdkDisabled() (bool, error) {
+	v := strings.TrimSpace(c.getenv("OTEL_SDK_DISABLED"))
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &ConfigError{Var: "OTEL_SDK_DISABLED", Value: v, Reason: "want true or false"}
+	}
+	return b, nil
+}
+
+// sampler builds the sampler named by OTEL_TRACES_SAMPLER, parent-based
+// always-on by default, and rejects unknown names and bad ratios with an
+// error that names the variable (the SDK alone would fall back silently).
+func (c *config) sampler() (sdktrace.Sampler, error) {
+	name := strings.ToLower(strings.TrimSpace(c.getenv("OTEL_TRACES_SAMPLER")))
+	arg := strings.TrimSpace(c.getenv("OTEL_TRACES_SAMPLER_ARG"))
+	ratio := func() (float64, error) {
+		if arg == "" {
+			return 1, nil
+		}
+		r, err := strconv.ParseFloat(arg, 64)
+		if err != nil || r < 0 || r > 1 {
+			return 0, &ConfigError{Var: "OTEL_TRACES_SAMPLER_ARG", Value: arg, Reason: "want a ratio between 0 and 1"}
+		}
+		return r, nil
+	}
+	switch name {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "traceidratio":
+		r, err := ratio()
+		return sdktrace.TraceIDRatioBased(r), err
+	case "parentbased_traceidratio":
+		r, err := ratio()
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), err
+	}
+	return nil, &ConfigError{Var: "OTEL_TRACES_SAMPLER", Value: name,
+		Reason: "want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"}
+}
+
+// exporterChoice returns the value of an OTEL_*_EXPORTER variable after
+// checking it against the names autoexport knows.
+func (c *config) exporterChoice(envVar string, allowed ...string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(c.getenv(envVar)))
+	if v == "" {
+		return "", nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", &ConfigError{Var: envVar, Value: v, Reason: "want one of " + strings.Join(allowed, ", ")}
+}
+
+// otlpEndpointSet reports whether an OTLP endpoint is configured for the
+// signal ("TRACES", "LOGS", "METRICS").
+func (c *config) otlpEndpointSet(signal string) bool {
+	return c.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" ||
+		c.getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
+}
+
+// exports reports whether a signal is exported: its OTEL_*_EXPORTER names an
+// exporter, or is unset while an OTLP endpoint is configured. Unset with no
+// endpoint means not exported (autoexport alone would try localhost).
+func (c *config) exports(choice, signal string) bool {
+	if choice == "" {
+		return c.otlpEndpointSet(signal)
+	}
+	return choice != "none"
+}

@@ -1,0 +1,50 @@
+// Package telemetry wires a Go HTTP service for observability in one call:
+// OpenTelemetry traces, metrics and logs configured from the standard OTEL_*
+// environment variables, a [log/slog] handler that writes JSON lines carrying
+// trace_id and span_id and mirrors them to OpenTelemetry logs, redaction of
+// secrets and personal data before any sink sees a record, an HTTP middleware
+// that names spans and metrics after the route pattern and returns the trace
+// ID as X-Request-Id, and Sentry error reporting linked to the active trace.
+//
+// The entry point is [Setup]. It returns a [*Telemetry] whose
+// [Telemetry.Shutdown] flushes every provider; call it once when the program
+// ends:
+//
+//	tel, err := telemetry.Setup(ctx, telemetry.WithServiceVersion(version))
+//	if err != nil {
+//		return err
+//	}
+//	defer tel.Shutdown(context.WithoutCancel(ctx))
+//	handler := tel.Middleware(mux)
+//
+// # Environment
+//
+// Setup honours the variables of the OpenTelemetry specification:
+// OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, OTEL_TRACES_EXPORTER,
+// OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_* and
+// OTEL_BSP_* / OTEL_BLRP_*. Exporters are chosen by
+// go.opentelemetry.io/contrib/exporters/autoexport, with one difference from
+// its defaults: when neither an exporter variable nor an OTLP endpoint is set,
+// nothing is exported (instead of trying localhost:4318), so a service runs
+// quietly on a laptop.
+//
+// Metrics are always served in the Prometheus format by
+// [Telemetry.MetricsHandler]; OTEL_METRICS_EXPORTER=otlp (or console) adds a
+// push exporter next to it.
+//
+// # Logs
+//
+// [Telemetry.Logger] (also installed as the [slog.Default]) writes one JSON
+// object per line. Lines logged with a context that carries a span get
+// trace_id and span_id. Attributes whose key names a secret (password,
+// token, authorization, cookie, email, client IP, …) are replaced by
+// [Redacted], and string values shaped like an email address, an IP address
+// or a bearer token are masked, wherever they occur. See [Redact].
+//
+// # Only this package imports the SDK
+//
+// Application code uses the OpenTelemetry API only ([go.opentelemetry.io/otel],
+// otel.Tracer, otel.Meter, slog.InfoContext). That keeps the SDK choice in one
+// place; a test in the application enforces it.
+package telemetry

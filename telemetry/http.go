@@ -1,0 +1,219 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// RequestIDHeader carries the trace ID of the request on every response.
+const RequestIDHeader = "X-Request-Id"
+
+// UnmatchedRoute is the http.route of requests no route pattern matched, so
+// that clients sending random paths cannot grow the number of series.
+const UnmatchedRoute = "unmatched"
+
+// httpServerView keeps only bounded attributes on the HTTP server metrics:
+// server.address comes from the client's Host header and would let clients
+// create series at will.
+var httpServerView = sdkmetric.NewView(
+	sdkmetric.Instrument{Name: "http.server.*"},
+	sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(
+		semconv.HTTPRequestMethodKey, semconv.HTTPRouteKey, semconv.HTTPResponseStatusCodeKey,
+		semconv.URLSchemeKey, semconv.NetworkProtocolVersionKey, semconv.ErrorTypeKey,
+	)},
+)
+
+// Middleware instruments next, normally an [http.ServeMux] with Go 1.22
+// patterns:
+//   - a server span per request, continuing the caller's W3C trace context,
+//     named and attributed with the matched route pattern (http.route), and
+//     the OTel HTTP server metrics labelled by it; requests that match no
+//     pattern get http.route [UnmatchedRoute];
+//   - the [RequestIDHeader] response header set to the trace ID (an inbound
+//     X-Request-Id is never echoed; a well-formed one is kept on the span);
+//   - one access log line ("http.request": method, route, status,
+//     duration_ms, bytes) per request;
+//   - panic recovery: a 500 JSON answer, the error recorded on the span,
+//     sent to Sentry and logged with the stack and the trace.
+//
+// Requests to the untraced paths (see [WithUntracedPaths]) get a request ID
+// and recovery but no span or metrics, and their access line is at debug
+// level.
+func (t *Telemetry) Middleware(next http.Handler) http.Handler {
+	return otelhttp.NewHandler(t.serve(next), "http.server",
+		otelhttp.WithTracerProvider(t.TracerProvider),
+		otelhttp.WithMeterProvider(t.MeterProvider),
+		otelhttp.WithPropagators(t.Propagator),
+		otelhttp.WithFilter(func(r *http.Request) bool { return !t.cfg.skipRoutes[r.URL.Path] }),
+		otelhttp.WithSpanNameFormatter(spanName),
+		otelhttp.WithMetricAttributesFn(func(r *http.Request) []attribute.KeyValue {
+			if r.Pattern == "" {
+				return []attribute.KeyValue{semconv.HTTPRoute(UnmatchedRoute)}
+			}
+			return nil
+		}),
+	)
+}
+
+func spanName(_ string, r *http.Request) string {
+	if route := Route(r); route != UnmatchedRoute {
+		return r.Method + " " + route
+	}
+	return r.Method
+}
+
+// Route returns the path part of the pattern that matched r ("/api/posts/{id}"
+// for "GET /api/posts/{id}"), or [UnmatchedRoute].
+func Route(r *http.Request) string {
+	p := r.Pattern
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[i:]
+		}
+	}
+	return UnmatchedRoute
+}
+
+func (t *Telemetry) serve(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := r.Context()
+		span := trace.SpanFromContext(ctx)
+		sc := span.SpanContext()
+		if !sc.IsValid() {
+			// Untraced path or tracing off: still give the request an ID
+			// that its log lines carry.
+			sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: randomTraceID(), SpanID: randomSpanID()})
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+			r = r.WithContext(ctx)
+		}
+		w.Header().Set(RequestIDHeader, sc.TraceID().String())
+		if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
+			span.SetAttributes(attribute.String("http.request.header.x-request-id", in))
+		}
+
+		var status, written int
+		w = httpsnoop.Wrap(w, httpsnoop.Hooks{
+			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+				return func(code int) {
+					if status == 0 {
+						status = code
+					}
+					next(code)
+				}
+			},
+			Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+				return func(b []byte) (int, error) {
+					if status == 0 {
+						status = http.StatusOK
+					}
+					n, err := next(b)
+					written += n
+					return n, err
+				}
+			},
+		})
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				t.recovered(ctx, span, v)
+				if status == 0 {
+					writePanicResponse(w)
+				}
+				status = http.StatusInternalServerError
+			}
+			route := Route(r)
+			if span.IsRecording() {
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			switch {
+			case t.cfg.skipRoutes[r.URL.Path]:
+				level = slog.LevelDebug
+			case status >= 500:
+				level = slog.LevelError
+			}
+			t.Logger.LogAttrs(ctx, level, "http.request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Int("bytes", written),
+			)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {
+	err := fmt.Errorf("panic: %v", v)
+	stack := debug.Stack()
+	span.RecordError(err, trace.WithStackTrace(true))
+	span.SetStatus(codes.Error, "panic")
+	t.CaptureError(ctx, err)
+	t.Logger.LogAttrs(ctx, slog.LevelError, "http.panic",
+		slog.String("error", err.Error()), slog.String("stack", string(stack)))
+}
+
+func writePanicResponse(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write([]byte(`{"error":{"code":"internal","message":"internal server error"}}` + "\n"))
+}
+
+// ValidRequestID reports whether an inbound X-Request-Id is safe to keep as
+// a span attribute: 1 to 64 characters of [A-Za-z0-9._-].
+func ValidRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isDigitOrAlpha(c) || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func randomTraceID() trace.TraceID {
+	var id trace.TraceID
+	for id == (trace.TraceID{}) {
+		a, b := rand.Uint64(), rand.Uint64()
+		for i := range 8 {
+			id[i], id[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
+		}
+	}
+	return id
+}
+
+func randomSpanID() trace.SpanID {
+	var id trace.SpanID
+	for id == (trace.SpanID{}) {
+		a := rand.Uint64()
+		for i := range 8 {
+			id[i] = byte(a >> (8 * i))
+		}
+	}
+	return id
+}

@@ -1,0 +1,151 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	sentryotel "github.com/getsentry/sentry-go/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func (t *Telemetry) setupSentry() error {
+	sc := t.cfg.sentry
+	if sc == nil {
+		return nil
+	}
+	if sc.SampleRate == 0 {
+		sc.SampleRate = 1
+	}
+	if sc.Environment == "" {
+		sc.Environment = "development"
+	}
+	client, err := sentry.NewClient(sentry.ClientOptions{
+		Dsn:              sc.DSN,
+		Environment:      sc.Environment,
+		Release:          sc.Release,
+		SampleRate:       sc.SampleRate,
+		SendDefaultPII:   false,
+		AttachStacktrace: true,
+		// Tracing stays with OpenTelemetry; the integration links each
+		// event to the active OTel span of the context it is captured with.
+		EnableTracing: false,
+		Integrations: func(in []sentry.Integration) []sentry.Integration {
+			return append(in, sentryotel.NewOtelIntegration())
+		},
+		BeforeSend:    func(e *sentry.Event, _ *sentry.EventHint) *sentry.Event { return ScrubEvent(e) },
+		Transport:     sc.Transport,
+		HTTPTransport: sc.HTTPTransport,
+	})
+	if err != nil {
+		// The DSN holds a key: name the variable, not the value.
+		return &ConfigError{Var: "SENTRY_DSN", Value: "…", Reason: "not a valid Sentry DSN"}
+	}
+	t.sentry = client
+	if !t.cfg.noGlobals {
+		sentry.CurrentHub().BindClient(client)
+	}
+	t.shutdowns = append(t.shutdowns, func(ctx context.Context) error {
+		timeout := 5 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		if !client.Flush(timeout) {
+			return errors.New("sentry: events not sent before the shutdown deadline")
+		}
+		return nil
+	})
+	return nil
+}
+
+// CaptureError records err on the span of ctx (status Error) and, when
+// Sentry is configured, sends it as an event that carries the span's trace
+// and span IDs. It returns the Sentry event ID, or "" when nothing was sent.
+func (t *Telemetry) CaptureError(ctx context.Context, err error) string {
+	if err == nil {
+		return ""
+	}
+	span := trace.SpanFromContext(ctx)
+	span.RecordError(err)
+	span.SetStatus(codes.Error, RedactString(err.Error()))
+	if t.sentry == nil {
+		return ""
+	}
+	id := t.sentry.CaptureException(err, &sentry.EventHint{Context: ctx, OriginalException: err}, sentry.NewScope())
+	if id == nil {
+		return ""
+	}
+	return string(*id)
+}
+
+// ScrubEvent removes personal data and secrets from a Sentry event before it
+// leaves the process: request bodies, cookies, headers, query strings, user
+// details, and email/IP/token shapes in messages, exceptions and breadcrumbs.
+// It is the BeforeSend of the client Setup creates; use it in your own.
+func ScrubEvent(e *sentry.Event) *sentry.Event {
+	if e == nil {
+		return nil
+	}
+	if e.Request != nil {
+		r := &sentry.Request{Method: e.Request.Method}
+		if u, err := url.Parse(e.Request.URL); err == nil {
+			u.RawQuery, u.Fragment, u.User = "", "", nil
+			r.URL = u.String()
+		}
+		e.Request = r
+	}
+	e.User = sentry.User{ID: e.User.ID}
+	e.Message = RedactString(e.Message)
+	for i := range e.Exception {
+		e.Exception[i].Value = RedactString(e.Exception[i].Value)
+		if st := e.Exception[i].Stacktrace; st != nil {
+			for j := range st.Frames {
+				st.Frames[j].Vars = nil
+			}
+		}
+	}
+	for i := range e.Threads {
+		if st := e.Threads[i].Stacktrace; st != nil {
+			for j := range st.Frames {
+				st.Frames[j].Vars = nil
+			}
+		}
+	}
+	for _, b := range e.Breadcrumbs {
+		b.Message = RedactString(b.Message)
+		b.Data = scrubMap(b.Data)
+	}
+	for name, c := range e.Contexts {
+		if name != "trace" {
+			e.Contexts[name] = scrubMap(c)
+		}
+	}
+	for k, v := range e.Tags {
+		if IsSensitiveKey(k) {
+			e.Tags[k] = Redacted
+		} else {
+			e.Tags[k] = RedactString(v)
+		}
+	}
+	return e
+}
+
+func scrubMap(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch {
+		case IsSensitiveKey(k):
+			m[k] = Redacted
+		default:
+			if s, ok := v.(string); ok {
+				m[k] = RedactString(s)
+			} else if _, ok := v.(fmt.Stringer); ok {
+				m[k] = RedactString(fmt.Sprint(v))
+			}
+		}
+	}
+	return m
+}

@@ -1,0 +1,232 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/log/global"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// ScopeName is the instrumentation scope of the telemetry this package emits
+// itself (HTTP middleware, log bridge).
+const ScopeName = "example.com/otelstarter/telemetry"
+
+// Telemetry holds the configured providers. Create it with [Setup]; the
+// zero value is not usable.
+type Telemetry struct {
+	// Logger writes JSON lines with trace correlation and, when a logs
+	// exporter is configured, OpenTelemetry log records.
+	Logger *slog.Logger
+	// TracerProvider, MeterProvider, LoggerProvider and Propagator are the
+	// configured providers; they are no-ops when OTEL_SDK_DISABLED=true.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	LoggerProvider log.LoggerProvider
+	Propagator     propagation.TextMapPropagator
+
+	cfg        *config
+	registry   *prometheus.Registry
+	sentry     *sentry.Client
+	shutdowns  []func(context.Context) error
+	logBridged bool
+}
+
+// Setup configures OpenTelemetry and the logger from the environment and
+// opts, installs them as the globals (unless [WithoutGlobals]) and returns
+// them. A bad OTEL_* value returns a [*ConfigError] naming the variable. On
+// error, whatever was started is shut down again.
+func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
+	cfg := newConfig(opts)
+	t := &Telemetry{cfg: cfg, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.Shutdown(context.WithoutCancel(ctx)))
+		}
+	}()
+
+	t.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	t.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+	disabled, err := cfg.sdkDisabled()
+	if err != nil {
+		return nil, err
+	}
+	if disabled {
+		t.TracerProvider = tracenoop.NewTracerProvider()
+		t.MeterProvider = metricnoop.NewMeterProvider()
+		t.LoggerProvider = lognoop.NewLoggerProvider()
+	} else if err := t.setupSDK(ctx); err != nil {
+		return nil, err
+	}
+
+	if err := t.setupSentry(); err != nil {
+		return nil, err
+	}
+	t.Logger = slog.New(t.newLogHandler())
+
+	if !cfg.noGlobals {
+		otel.SetTracerProvider(t.TracerProvider)
+		otel.SetMeterProvider(t.MeterProvider)
+		global.SetLoggerProvider(t.LoggerProvider)
+		otel.SetTextMapPropagator(t.Propagator)
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			t.Logger.Warn("opentelemetry error", slog.String("error", err.Error()))
+		}))
+		slog.SetDefault(t.Logger)
+	}
+	return t, nil
+}
+
+func (t *Telemetry) setupSDK(ctx context.Context) error {
+	cfg := t.cfg
+	res, err := t.resource(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Traces.
+	sampler, err := cfg.sampler()
+	if err != nil {
+		return err
+	}
+	choice, err := cfg.exporterChoice("OTEL_TRACES_EXPORTER", "otlp", "console", "none")
+	if err != nil {
+		return err
+	}
+	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	if cfg.exports(choice, "TRACES") {
+		spanExp, err := autoexport.NewSpanExporter(ctx)
+		if err != nil {
+			return fmt.Errorf("OTEL_TRACES_EXPORTER: %w", err)
+		}
+		traceOpts = append(traceOpts, sdktrace.WithBatcher(spanExp))
+	}
+	tp := sdktrace.NewTracerProvider(append(traceOpts, cfg.traceOpts...)...)
+	t.TracerProvider = tp
+	t.shutdowns = append(t.shutdowns, tp.Shutdown)
+
+	// Metrics: Prometheus always, a push exporter when asked.
+	promExp, err := otelprom.New(otelprom.WithRegisterer(t.registry))
+	if err != nil {
+		return fmt.Errorf("prometheus exporter: %w", err)
+	}
+	meterOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp), sdkmetric.WithView(httpServerView)}
+	choice, err = cfg.exporterChoice("OTEL_METRICS_EXPORTER", "prometheus", "otlp", "console", "none")
+	if err != nil {
+		return err
+	}
+	if choice == "otlp" || choice == "console" {
+		// autoexport reads the same variable and builds the push reader.
+		reader, err := autoexport.NewMetricReader(ctx)
+		if err != nil {
+			return fmt.Errorf("OTEL_METRICS_EXPORTER: %w", err)
+		}
+		meterOpts = append(meterOpts, sdkmetric.WithReader(reader))
+	}
+	for _, r := range cfg.readers {
+		meterOpts = append(meterOpts, sdkmetric.WithReader(r))
+	}
+	mp := sdkmetric.NewMeterProvider(meterOpts...)
+	t.MeterProvider = mp
+	t.shutdowns = append(t.shutdowns, mp.Shutdown)
+
+	// Logs.
+	choice, err = cfg.exporterChoice("OTEL_LOGS_EXPORTER", "otlp", "console", "none")
+	if err != nil {
+		return err
+	}
+	lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	if cfg.exports(choice, "LOGS") {
+		logExp, err := autoexport.NewLogExporter(ctx)
+		if err != nil {
+			return fmt.Errorf("OTEL_LOGS_EXPORTER: %w", err)
+		}
+		lpOpts = append(lpOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp)))
+		t.logBridged = true
+	}
+	if len(cfg.logOpts) > 0 {
+		t.logBridged = true
+	}
+	lp := sdklog.NewLoggerProvider(append(lpOpts, cfg.logOpts...)...)
+	t.LoggerProvider = lp
+	t.shutdowns = append(t.shutdowns, lp.Shutdown)
+	return nil
+}
+
+// resource describes the service: the defaults from the options first, so
+// that OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override them.
+func (t *Telemetry) resource(ctx context.Context) (*resource.Resource, error) {
+	attrs := []attribute.KeyValue{semconv.ServiceName(t.cfg.serviceName)}
+	if t.cfg.serviceVersion != "" {
+		attrs = append(attrs, semconv.ServiceVersion(t.cfg.serviceVersion))
+	}
+	if t.cfg.environment != "" {
+		attrs = append(attrs, semconv.DeploymentEnvironmentNameKey.String(t.cfg.environment))
+	}
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithAttributes(attrs...),
+		resource.WithTelemetrySDK(),
+		resource.WithProcessRuntimeName(),
+		resource.WithProcessRuntimeVersion(),
+		resource.WithFromEnv(),
+	)
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
+	}
+	return res, nil
+}
+
+// MetricsHandler serves every metric in the Prometheus text format, and in
+// OpenMetrics (with exemplars linking to traces) when the scraper asks for
+// it. Serve it on an internal listener only.
+func (t *Telemetry) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		Timeout:           10 * time.Second,
+	})
+}
+
+// Shutdown flushes and stops every provider and Sentry. It waits at most
+// until ctx is done and returns every error, joined. It is safe to call more
+// than once.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(t.shutdowns) - 1; i >= 0; i-- {
+		errs = append(errs, t.shutdowns[i](ctx))
+	}
+	t.shutdowns = nil
+	return errors.Join(errs...)
+}
+
+// ShutdownTimeout bounds a deferred Shutdown; it's the OTel batch
+// processors' own export timeout.
+const ShutdownTimeout = 30 * time.Second
+
