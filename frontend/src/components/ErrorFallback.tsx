@@ -1,0 +1,35 @@
+import type { ReactNode } from 'react';
+import { ErrorBoundary } from '../sentry';
+import { errorText } from './ErrorMessage';
+
+interface FallbackProps {
+  error: unknown;
+  eventId: string;
+  resetError: () => void;
+}
+
+/** ErrorFallback replaces the app after a render error, with the Sentry event ID to quote. */
+export function ErrorFallback({ error, eventId, resetError }: FallbackProps) {
+  return (
+    <div role="alert" className="fallback">
+      <h1>Something went wrong</h1>
+      <p>{errorText(error)}</p>
+      {eventId && (
+        <p className="request-id">
+          Event ID: <code>{eventId}</code>
+        </p>
+      )}
+      <button type="button" onClick={resetError}>
+        Try again
+      </button>
+    </div>
+  );
+}
+
+/**
+ * AppErrorBoundary reports render errors to Sentry (when it is set up) and
+ * shows ErrorFallback; "Try again" renders the children afresh.
+ */
+export function AppErrorBoundary({ children }: { children: ReactNode }) {
+  return <ErrorBoundary fallback={(props) => <ErrorFallback {...props} />}>{children}</ErrorBoundary>;
+}
