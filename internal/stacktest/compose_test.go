@@ -1,0 +1,383 @@
+package stacktest
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
+)
+
+// noHealthcheck lists the services that cannot have a healthcheck, and why.
+var noHealthcheck = map[string]string{
+	"otel-collector": "the contrib image is FROM scratch: no shell, no probe binary",
+	"tempo":          "the image has no shell and Tempo has no health subcommand",
+	"tempo-init":     "one-shot chown, not a long-running service",
+}
+
+// exactTag matches an image pinned to a full version such as 0.161.0,
+// v3.14.0 or 17.6-alpine (Postgres versions have two parts).
+var exactTag = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$`)
+
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	root := repoRoot(t)
+	// No .env and an empty environment: the file must work on defaults alone.
+	project, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: repoPath(t, "docker-compose.yml")}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SetProjectName("otelstarter", true)
+	})
+	if err != nil {
+		t.Fatalf("compose-go cannot load docker-compose.yml: %v", err)
+	}
+	return project
+}
+
+func TestComposeServices(t *testing.T) {
+	project := loadCompose(t)
+	want := []string{"app", "grafana", "loki", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init"}
+	got := project.ServiceNames()
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("services = %v, want %v", got, want)
+	}
+}
+
+func TestComposeImagesPinned(t *testing.T) {
+	project := loadCompose(t)
+	for name, svc := range project.Services {
+		repo, tag, ok := strings.Cut(svc.Image, ":")
+		if !ok || strings.Contains(tag, "/") {
+			t.Errorf("%s: image %q has no tag", name, svc.Image)
+			continue
+		}
+		if svc.Build != nil {
+			// Built here: any fixed tag but "latest".
+			if tag == "latest" || tag == "" {
+				t.Errorf("%s: built image tagged %q", name, tag)
+			}
+			continue
+		}
+		if !exactTag.MatchString(tag) {
+			t.Errorf("%s: image %s:%s is not pinned to an exact version", name, repo, tag)
+		}
+	}
+}
+
+func TestComposeHealthchecks(t *testing.T) {
+	project := loadCompose(t)
+	for name, svc := range project.Services {
+		hc := svc.HealthCheck
+		if reason, ok := noHealthcheck[name]; ok {
+			if hc != nil && !hc.Disable {
+				t.Errorf("%s has a healthcheck now; drop it from noHealthcheck (%s)", name, reason)
+			}
+			continue
+		}
+		if hc == nil || hc.Disable || len(hc.Test) < 2 {
+			t.Errorf("%s: no healthcheck", name)
+			continue
+		}
+		if hc.Interval == nil || hc.Timeout == nil || hc.Retries == nil {
+			t.Errorf("%s: healthcheck needs interval, timeout and retries", name)
+		}
+	}
+	app := project.Services["app"]
+	if got := strings.Join(app.HealthCheck.Test, " "); got != "CMD /app healthcheck" {
+		t.Errorf("app healthcheck = %q, want the binary's own `healthcheck` (distroless has no shell)", got)
+	}
+}
+
+func TestComposeDependsOnHealthy(t *testing.T) {
+	project := loadCompose(t)
+	for name, svc := range project.Services {
+		for dep, cond := range svc.DependsOn {
+			target, ok := project.Services[dep]
+			if !ok {
+				t.Errorf("%s depends on unknown service %s", name, dep)
+				continue
+			}
+			hasHealth := target.HealthCheck != nil && !target.HealthCheck.Disable
+			want := types.ServiceConditionHealthy
+			switch {
+			case hasHealth:
+			case target.Restart == "no":
+				want = types.ServiceConditionCompletedSuccessfully
+			default:
+				want = types.ServiceConditionStarted
+			}
+			if cond.Condition != want {
+				t.Errorf("%s depends on %s with condition %q, want %q", name, dep, cond.Condition, want)
+			}
+		}
+	}
+	deps := func(name string) []string {
+		var out []string
+		for d := range project.Services[name].DependsOn {
+			out = append(out, d)
+		}
+		sort.Strings(out)
+		return out
+	}
+	for name, want := range map[string][]string{
+		"app":            {"otel-collector", "postgres", "redis"},
+		"otel-collector": {"loki", "prometheus", "tempo"},
+		"grafana":        {"loki", "prometheus", "tempo"},
+	} {
+		if got := deps(name); !slices.Equal(got, want) {
+			t.Errorf("%s depends on %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestComposePublishedPorts(t *testing.T) {
+	project := loadCompose(t)
+	published := map[string]string{}
+	for name, svc := range project.Services {
+		for _, p := range svc.Ports {
+			if p.Published == "" {
+				t.Errorf("%s: port %d published on a random host port", name, p.Target)
+				continue
+			}
+			published[p.Published] = name
+			if p.HostIP != "127.0.0.1" {
+				t.Errorf("%s: port %s bound to %q, want 127.0.0.1 by default", name, p.Published, p.HostIP)
+			}
+		}
+		if len(svc.Expose) > 0 {
+			t.Errorf("%s: expose is unnecessary on the compose network", name)
+		}
+	}
+	want := map[string]string{"3000": "grafana", "8080": "app"}
+	if len(published) != len(want) {
+		t.Errorf("published ports = %v, want only %v", published, want)
+	}
+	for port, svc := range want {
+		if published[port] != svc {
+			t.Errorf("port %s published by %q, want %q", port, published[port], svc)
+		}
+	}
+}
+
+func TestComposeVolumes(t *testing.T) {
+	project := loadCompose(t)
+	stateful := map[string]string{
+		"postgres":   "/var/lib/postgresql/data",
+		"redis":      "/data",
+		"prometheus": "/prometheus",
+		"loki":       "/loki",
+		"tempo":      "/var/tempo",
+		"grafana":    "/var/lib/grafana",
+	}
+	for name, svc := range project.Services {
+		for _, v := range svc.Volumes {
+			switch v.Type {
+			case types.VolumeTypeBind:
+				if _, err := os.Stat(v.Source); err != nil {
+					t.Errorf("%s: bind-mounted %s does not exist: %v", name, v.Source, err)
+				}
+				if !v.ReadOnly {
+					t.Errorf("%s: bind mount %s should be read-only", name, v.Target)
+				}
+			case types.VolumeTypeVolume:
+				if _, ok := project.Volumes[v.Source]; !ok {
+					t.Errorf("%s: volume %q is not a declared named volume", name, v.Source)
+				}
+			default:
+				t.Errorf("%s: unexpected volume type %q", name, v.Type)
+			}
+		}
+		if target, ok := stateful[name]; ok {
+			found := slices.ContainsFunc(svc.Volumes, func(v types.ServiceVolumeConfig) bool {
+				return v.Type == types.VolumeTypeVolume && v.Target == target
+			})
+			if !found {
+				t.Errorf("%s: %s is not on a named volume; data would not survive a restart", name, target)
+			}
+		}
+	}
+}
+
+func TestComposeAppEnvironment(t *testing.T) {
+	project := loadCompose(t)
+	env := project.Services["app"].Environment
+	want := map[string]string{
+		"DATABASE_URL":                "postgres://blog:blog@postgres:5432/blog?sslmode=disable",
+		"REDIS_URL":                   "redis://redis:6379/0",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_TRACES_EXPORTER":        "otlp",
+		"OTEL_LOGS_EXPORTER":          "otlp",
+		"OTEL_METRICS_EXPORTER":       "prometheus",
+		"ADMIN_ADDR":                  "0.0.0.0:9464",
+		"HTTP_ADDR":                   ":8080",
+		"OTEL_SERVICE_NAME":           "blog-api",
+		"SENTRY_ENVIRONMENT":          "development",
+	}
+	for k, v := range want {
+		got := env[k]
+		if got == nil || *got != v {
+			t.Errorf("app %s = %v, want %q", k, deref(got), v)
+		}
+	}
+	for _, k := range []string{"SENTRY_DSN", "METRICS_TOKEN", "OTEL_RESOURCE_ATTRIBUTES"} {
+		if _, ok := env[k]; !ok {
+			t.Errorf("app environment lacks %s", k)
+		}
+	}
+	if ra := deref(env["OTEL_RESOURCE_ATTRIBUTES"]); !strings.Contains(ra, "deployment.environment.name=development") {
+		t.Errorf("OTEL_RESOURCE_ATTRIBUTES = %q, want deployment.environment.name", ra)
+	}
+}
+
+func TestComposeGrafanaAndPrometheus(t *testing.T) {
+	project := loadCompose(t)
+	g := project.Services["grafana"].Environment
+	if deref(g["GF_AUTH_ANONYMOUS_ORG_ROLE"]) != "Viewer" {
+		t.Errorf("anonymous Grafana users must be Viewer at most, got %q", deref(g["GF_AUTH_ANONYMOUS_ORG_ROLE"]))
+	}
+	if g["GF_SECURITY_ADMIN_PASSWORD"] == nil {
+		t.Error("GF_SECURITY_ADMIN_PASSWORD must come from .env")
+	}
+	cmd := strings.Join(project.Services["prometheus"].Command, " ")
+	for _, flag := range []string{"--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage", "--config.file=/etc/prometheus/prometheus.yml"} {
+		if !strings.Contains(cmd, flag) {
+			t.Errorf("prometheus command lacks %s", flag)
+		}
+	}
+}
+
+// TestComposeCollectorMatchesBuilder keeps the image that runs in compose and
+// the collector the tests build at the same version.
+func TestComposeCollectorMatchesBuilder(t *testing.T) {
+	project := loadCompose(t)
+	_, tag, _ := strings.Cut(project.Services["otel-collector"].Image, ":")
+	if !strings.HasPrefix(project.Services["otel-collector"].Image, "otel/opentelemetry-collector-contrib:") {
+		t.Errorf("collector image = %s, want the contrib distribution", project.Services["otel-collector"].Image)
+	}
+	b := readBuilder(t)
+	if b.Dist.Version != tag {
+		t.Errorf("builder.yaml dist.version = %s, compose runs %s", b.Dist.Version, tag)
+	}
+	for _, m := range b.modules() {
+		_, v, _ := strings.Cut(m, " ")
+		if v != "v"+tag {
+			t.Errorf("builder.yaml: %s is not at v%s", m, tag)
+		}
+	}
+}
+
+// TestEnvExampleListsEveryKnob keeps .env.example complete.
+func TestEnvExampleListsEveryKnob(t *testing.T) {
+	compose, err := os.ReadFile(repoPath(t, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(repoPath(t, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	for _, line := range strings.Split(string(example), "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			defined[strings.TrimSpace(k)] = true
+		}
+	}
+	for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)`).FindAllStringSubmatch(string(compose), -1) {
+		if !defined[m[1]] {
+			t.Errorf(".env.example does not list %s", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`).FindAllStringSubmatch(string(compose), -1) {
+		t.Errorf("${%s} has no default: compose must work without a .env", m[1])
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(repoPath(t, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	var froms []string
+	for _, line := range strings.Split(df, "\n") {
+		if f, ok := strings.CutPrefix(line, "FROM "); ok {
+			froms = append(froms, strings.Fields(f)[0])
+		}
+	}
+	if len(froms) != 3 {
+		t.Fatalf("want 3 stages (frontend, backend, runtime), got %v", froms)
+	}
+	for _, img := range froms {
+		if !strings.Contains(img, ":") || strings.HasSuffix(img, ":latest") {
+			t.Errorf("base image %s is not pinned", img)
+		}
+	}
+	if !strings.HasPrefix(froms[2], "gcr.io/distroless/static") || !strings.HasSuffix(froms[2], ":nonroot") {
+		t.Errorf("runtime base = %s, want distroless static nonroot", froms[2])
+	}
+	for _, want := range []string{
+		"npm ci", "npm run build", "CGO_ENABLED=0", "./app",
+		"FRONTEND_DIR=/srv/frontend", "USER nonroot", `CMD ["/app", "healthcheck"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// builder is the part of collector/builder.yaml the tests read.
+type builder struct {
+	Dist struct {
+		Version    string `yaml:"version"`
+		OutputPath string `yaml:"output_path"`
+	} `yaml:"dist"`
+	Receivers  []gomod `yaml:"receivers"`
+	Processors []gomod `yaml:"processors"`
+	Exporters  []gomod `yaml:"exporters"`
+	Connectors []gomod `yaml:"connectors"`
+	Extensions []gomod `yaml:"extensions"`
+}
+
+type gomod struct {
+	GoMod string `yaml:"gomod"`
+}
+
+func (b builder) modules() []string {
+	var out []string
+	for _, list := range [][]gomod{b.Receivers, b.Processors, b.Exporters, b.Connectors, b.Extensions} {
+		for _, m := range list {
+			out = append(out, m.GoMod)
+		}
+	}
+	return out
+}
+
+func readBuilder(tb testing.TB) builder {
+	tb.Helper()
+	raw, err := os.ReadFile(repoPath(tb, "collector", "builder.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b builder
+	if err := yaml.Unmarshal(raw, &b); err != nil {
+		tb.Fatalf("collector/builder.yaml: %v", err)
+	}
+	return b
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return *s
+}
