@@ -54,7 +54,7 @@ func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	dirty := msg != r.Message
 	if !dirty {
 		r.Attrs(func(a slog.Attr) bool {
-			dirty = !sameAttr(Redact(a), a)
+			_, dirty = redact(a)
 			return !dirty
 		})
 	}
@@ -87,11 +87,15 @@ func (h *RedactingHandler) WithGroup(name string) slog.Handler {
 // the attributes of each record.
 type traceHandler struct {
 	next slog.Handler
-	// grouped is set after WithGroup: the IDs must then be added before the
-	// group opens, which only works through WithAttrs, so they are added per
-	// record with a fresh handler (rare in practice).
-	groups []string
-	attrs  [][]slog.Attr
+	// After WithGroup the IDs must still be added before the group opens,
+	// which only works through WithAttrs: next stays the handler from before
+	// the first group, groups and attrs remember what was opened and added
+	// since, and records with a span get a handler rebuilt from them (rare in
+	// practice). grouped is next with all of that applied, for records
+	// without a span.
+	grouped slog.Handler
+	groups  []string
+	attrs   [][]slog.Attr
 }
 
 func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -101,6 +105,9 @@ func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
+		if h.grouped != nil {
+			return h.grouped.Handle(ctx, r)
+		}
 		return h.next.Handle(ctx, r)
 	}
 	var tid [32]byte
@@ -130,11 +137,15 @@ func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
 	if len(h.groups) == 0 {
 		return &traceHandler{next: h.next.WithAttrs(attrs)}
 	}
 	c := h.clone()
 	c.attrs[len(c.attrs)-1] = append(c.attrs[len(c.attrs)-1], attrs...)
+	c.grouped = h.grouped.WithAttrs(attrs)
 	return c
 }
 
@@ -145,11 +156,16 @@ func (h *traceHandler) WithGroup(name string) slog.Handler {
 	c := h.clone()
 	c.groups = append(c.groups, name)
 	c.attrs = append(c.attrs, nil)
+	if h.grouped != nil {
+		c.grouped = h.grouped.WithGroup(name)
+	} else {
+		c.grouped = h.next.WithGroup(name)
+	}
 	return c
 }
 
 func (h *traceHandler) clone() *traceHandler {
-	c := &traceHandler{next: h.next, groups: append([]string(nil), h.groups...)}
+	c := &traceHandler{next: h.next, grouped: h.grouped, groups: append([]string(nil), h.groups...)}
 	for _, a := range h.attrs {
 		c.attrs = append(c.attrs, append([]slog.Attr(nil), a...))
 	}

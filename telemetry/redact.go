@@ -81,17 +81,71 @@ func RedactString(s string) string {
 		s = ipv4Re.ReplaceAllLiteralString(s, Redacted)
 	}
 	if strings.Count(s, ":") >= 2 {
-		s = ipv6Re.ReplaceAllStringFunc(s, func(m string) string {
-			if ip := net.ParseIP(strings.Trim(m, ":")); ip != nil || net.ParseIP(m) != nil {
+		s = redactIPv6(s)
+	}
+	if hasFold(s, "bearer") || hasFold(s, "basic") || hasFold(s, "token") {
+		s = bearerRe.ReplaceAllStringFunc(s, func(m string) string {
+			cred := m[strings.LastIndexAny(m, " \t\r\n\v\f")+1:]
+			if credentialLike(strings.TrimRight(cred, ".")) { // a full stop ends a sentence
 				return Redacted
 			}
 			return m
 		})
 	}
-	if hasFold(s, "bearer") || hasFold(s, "basic") || hasFold(s, "token") {
-		s = bearerRe.ReplaceAllLiteralString(s, Redacted)
-	}
 	return s
+}
+
+// redactIPv6 masks the matches of ipv6Re that parse as an IPv6 address and
+// stand alone: "::1" and "[fe80::1]:80" are addresses, while the "d::" of
+// "std::vector" or the "::Ba" of "Foo::Bar" are parts of words.
+func redactIPv6(s string) string {
+	locs := ipv6Re.FindAllStringIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, l := range locs {
+		m := s[l[0]:l[1]]
+		if net.ParseIP(strings.Trim(m, ":")) == nil && net.ParseIP(m) == nil {
+			continue
+		}
+		if l[0] > 0 && isDigitOrAlpha(s[l[0]-1]) || l[1] < len(s) && isDigitOrAlpha(s[l[1]]) {
+			continue
+		}
+		if last == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:l[0]])
+		b.WriteString(Redacted)
+		last = l[1]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// credentialLike tells a credential after "Bearer", "Basic" or "token" from
+// an English word ("basic authentication", "token refreshed"): credentials
+// are long or mix in digits, symbols or inner capitals.
+func credentialLike(c string) bool {
+	if len(c) >= 20 {
+		return true
+	}
+	for i := 0; i < len(c); i++ {
+		switch ch := c[i]; {
+		case 'a' <= ch && ch <= 'z':
+		case 'A' <= ch && ch <= 'Z':
+			if i > 0 {
+				return true
+			}
+		default: // digit or one of -._~+/=
+			return true
+		}
+	}
+	return false
 }
 
 // mayNeedRedaction is a cheap pre-check: every pattern RedactString masks
@@ -132,25 +186,33 @@ func hasFold(s, w string) bool {
 // sensitive ([IsSensitiveKey]), the sensitive parts of strings and error
 // messages otherwise, recursively inside groups. Other kinds pass unchanged.
 func Redact(a slog.Attr) slog.Attr {
+	r, _ := redact(a)
+	return r
+}
+
+// redact is [Redact] that also reports whether it changed a. Comparing
+// attributes instead would panic on values of uncomparable types (slog's
+// Value.Equal compares KindAny values with ==), such as slices and maps.
+func redact(a slog.Attr) (slog.Attr, bool) {
 	if a.Key != "" && IsSensitiveKey(a.Key) {
 		if a.Value.Kind() == slog.KindGroup && len(a.Value.Group()) == 0 {
-			return a
+			return a, false
 		}
-		return slog.String(a.Key, Redacted)
+		return slog.String(a.Key, Redacted), true
 	}
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
 		s := v.String()
 		if r := RedactString(s); r != s {
-			return slog.String(a.Key, r)
+			return slog.String(a.Key, r), true
 		}
 	case slog.KindGroup:
 		attrs := v.Group()
 		var out []slog.Attr
 		for i, g := range attrs {
-			r := Redact(g)
-			if out == nil && !sameAttr(r, g) {
+			r, changed := redact(g)
+			if out == nil && changed {
 				out = make([]slog.Attr, len(attrs))
 				copy(out, attrs[:i])
 			}
@@ -159,42 +221,37 @@ func Redact(a slog.Attr) slog.Attr {
 			}
 		}
 		if out != nil {
-			return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+			return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}, true
 		}
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, RedactString(x.Error()))
+			return slog.String(a.Key, RedactString(x.Error())), true
 		case http.Header:
-			return slog.Any(a.Key, redactHeader(x))
+			return slog.Any(a.Key, redactHeader(x)), true
 		case map[string]string:
-			return slog.Any(a.Key, redactStringMap(x))
+			return slog.Any(a.Key, redactStringMap(x)), true
 		case []string:
-			out := make([]string, len(x))
+			var out []string
 			for i, s := range x {
-				out[i] = RedactString(s)
+				r := RedactString(s)
+				if out == nil && r != s {
+					out = make([]string, len(x))
+					copy(out, x[:i])
+				}
+				if out != nil {
+					out[i] = r
+				}
 			}
-			return slog.Any(a.Key, out)
+			if out != nil {
+				return slog.Any(a.Key, out), true
+			}
 		}
 	}
-	if v.Kind() != a.Value.Kind() { // a LogValuer resolved to something plain
-		return slog.Attr{Key: a.Key, Value: v}
+	if a.Value.Kind() == slog.KindLogValuer { // resolved to something plain
+		return slog.Attr{Key: a.Key, Value: v}, true
 	}
-	return a
-}
-
-func sameAttr(a, b slog.Attr) bool {
-	if a.Key != b.Key || a.Value.Kind() != b.Value.Kind() {
-		return false
-	}
-	switch a.Value.Kind() {
-	case slog.KindString:
-		return a.Value.String() == b.Value.String()
-	case slog.KindGroup:
-		ag, bg := a.Value.Group(), b.Value.Group()
-		return len(ag) == len(bg) && (len(ag) == 0 || &ag[0] == &bg[0])
-	}
-	return a.Value.Equal(b.Value)
+	return a, false
 }
 
 func redactHeader(h http.Header) http.Header {
