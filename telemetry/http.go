@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/felixge/httpsnoop"
+	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -167,9 +168,11 @@ func (t *Telemetry) serve(next http.Handler) http.Handler {
 func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {
 	err := fmt.Errorf("panic: %v", v)
 	stack := debug.Stack()
-	span.RecordError(err, trace.WithStackTrace(true))
+	recordException(span, err, RedactString(err.Error()), stack)
 	span.SetStatus(codes.Error, "panic")
-	t.CaptureError(ctx, err)
+	if t.sentry != nil {
+		t.sentry.CaptureException(err, &sentry.EventHint{Context: ctx, OriginalException: err}, sentry.NewScope())
+	}
 	t.Logger.LogAttrs(ctx, slog.LevelError, "http.panic",
 		slog.String("error", err.Error()), slog.String("stack", string(stack)))
 }

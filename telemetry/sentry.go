@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/getsentry/sentry-go"
 	sentryotel "github.com/getsentry/sentry-go/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -54,7 +57,9 @@ func (t *Telemetry) setupSentry() error {
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
 		}
-		if !client.Flush(timeout) {
+		flushed := client.Flush(timeout)
+		client.Close() // stops the transport's worker goroutine
+		if !flushed {
 			return errors.New("sentry: events not sent before the shutdown deadline")
 		}
 		return nil
@@ -70,8 +75,9 @@ func (t *Telemetry) CaptureError(ctx context.Context, err error) string {
 		return ""
 	}
 	span := trace.SpanFromContext(ctx)
-	span.RecordError(err)
-	span.SetStatus(codes.Error, RedactString(err.Error()))
+	msg := RedactString(err.Error())
+	recordException(span, err, msg, nil)
+	span.SetStatus(codes.Error, msg)
 	if t.sentry == nil {
 		return ""
 	}
@@ -132,6 +138,30 @@ func ScrubEvent(e *sentry.Event) *sentry.Event {
 		}
 	}
 	return e
+}
+
+// recordException adds the exception event of the semantic conventions to
+// span, like [trace.Span.RecordError] but with the redacted message msg, so
+// that a secret in an error's text does not reach the trace backend.
+func recordException(span trace.Span, err error, msg string, stack []byte) {
+	if !span.IsRecording() {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 3)
+	attrs = append(attrs, semconv.ExceptionType(errorType(err)), semconv.ExceptionMessage(msg))
+	if stack != nil {
+		attrs = append(attrs, semconv.ExceptionStacktrace(string(stack)))
+	}
+	span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(attrs...))
+}
+
+// errorType names the dynamic type of err as the SDK's RecordError does.
+func errorType(err error) string {
+	t := reflect.TypeOf(err)
+	if t.PkgPath() == "" && t.Name() == "" {
+		return t.String() // pointer and other unnamed types
+	}
+	return t.PkgPath() + "." + t.Name()
 }
 
 func scrubMap(m map[string]any) map[string]any {

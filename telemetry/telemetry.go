@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -48,6 +49,7 @@ type Telemetry struct {
 	LoggerProvider log.LoggerProvider
 	Propagator     propagation.TextMapPropagator
 
+	mu         sync.Mutex // serialises Shutdown
 	cfg        *config
 	registry   *prometheus.Registry
 	sentry     *sentry.Client
@@ -218,6 +220,8 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 // until ctx is done and returns every error, joined. It is safe to call more
 // than once.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var errs []error
 	for i := len(t.shutdowns) - 1; i >= 0; i-- {
 		errs = append(errs, t.shutdowns[i](ctx))
@@ -229,4 +233,3 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 // ShutdownTimeout bounds a deferred Shutdown; it's the OTel batch
 // processors' own export timeout.
 const ShutdownTimeout = 30 * time.Second
-
