@@ -99,6 +99,11 @@ export class ApiError extends Error {
 
 export const DEFAULT_PER_PAGE = 20;
 
+/** isAbortError tells whether err comes from an aborted request (by name: DOMException may come from another realm). */
+export function isAbortError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
+}
+
 const STATUS_MESSAGES: Record<number, string> = {
   400: 'The request was not valid.',
   401: 'You need to log in.',
@@ -135,7 +140,7 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
     });
   } catch (err) {
     // Let aborts through untouched: callers ignore them.
-    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    if (isAbortError(err)) throw err;
     throw new ApiError({
       status: 0,
       code: 'network_error',

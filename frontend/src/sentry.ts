@@ -6,7 +6,7 @@
 // all Sentry is not initialised and the app works the same without it.
 import * as Sentry from '@sentry/react';
 import type { ErrorInfo } from 'react';
-import { ApiError, getConfig, type RuntimeConfig } from './api';
+import { ApiError, getConfig, isAbortError, type RuntimeConfig } from './api';
 
 export { ErrorBoundary } from '@sentry/react';
 
@@ -156,8 +156,7 @@ export function captureApiError(error: unknown): string {
 
 /** reportUnexpected sends errors that are not API errors (that is, bugs) to Sentry. */
 export function reportUnexpected(error: unknown): void {
-  if (error instanceof ApiError) return;
-  if (error instanceof DOMException && error.name === 'AbortError') return;
+  if (error instanceof ApiError || isAbortError(error)) return;
   Sentry.captureException(error);
 }
 

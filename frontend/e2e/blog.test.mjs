@@ -1,0 +1,267 @@
+// End-to-end test: the real Go app serving the built frontend, driven by
+// headless Chromium. It proves that one trace ID links the browser request,
+// the backend's logs and the Sentry event.
+//
+//   npm run build && npm run e2e        (or: make test-e2e from the repo root)
+//
+// Needs Go and Chromium (/usr/bin/chromium, or CHROMIUM_PATH). Without
+// Chromium the test is skipped, except in CI (CI=true), where it fails.
+// UPDATE_SCREENSHOT=1 also writes docs/screenshot.png.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { errorEvents, freePort, run, startApp, startFakeSentry, waitFor } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const frontendDir = resolve(here, '..');
+const repoRoot = resolve(frontendDir, '..');
+const distDir = join(frontendDir, 'dist');
+const artifactsDir = join(here, 'artifacts');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const inCI = process.env.CI === 'true';
+const SENTRY_PROJECT = '42';
+const MAX_SCREENSHOT_BYTES = 150 * 1024;
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
+
+let skipReason = '';
+if (!existsSync(chromiumPath)) {
+  const msg = `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  if (inCI) throw new Error(`e2e: ${msg}; it is required when CI=true`);
+  skipReason = msg;
+  console.warn(`\n*** e2e SKIPPED: ${msg} ***\n`);
+}
+
+describe('blog end to end', { skip: skipReason || false }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'blog-e2e-'));
+  /** @type {Awaited<ReturnType<typeof startFakeSentry>>} */
+  let sentry;
+  /** @type {ReturnType<typeof startApp>} */
+  let app;
+  /** @type {import('playwright-core').BrowserContext} */
+  let browser;
+  /** @type {import('playwright-core').Page} */
+  let page;
+  let baseURL = '';
+  const consoleErrors = /** @type {string[]} */ ([]);
+
+  const email = `e2e-${Date.now()}@example.com`;
+  const password = 'correct horse battery';
+  const title = `Hello from the e2e test ${Date.now()}`;
+  /** What the browser sent and the server answered for POST /api/posts. */
+  const createCall = { traceparent: '', requestId: '', status: 0 };
+
+  before(async () => {
+    assert.ok(existsSync(join(distDir, 'index.html')), `no ${distDir}/index.html: run "npm run build" first`);
+    mkdirSync(artifactsDir, { recursive: true });
+
+    const binary = join(tmp, 'app');
+    await run('go', ['build', '-o', binary, './app'], { cwd: repoRoot });
+
+    sentry = await startFakeSentry(SENTRY_PROJECT);
+    const [httpPort, adminPort] = [await freePort(), await freePort()];
+    baseURL = `http://127.0.0.1:${httpPort}`;
+    app = startApp(
+      binary,
+      {
+        HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        ADMIN_ADDR: `127.0.0.1:${adminPort}`,
+        DATABASE_URL: `sqlite:${join(tmp, 'e2e.db')}`,
+        FRONTEND_DIR: distDir,
+        SENTRY_FRONTEND_DSN: `http://publickey@127.0.0.1:${sentry.port}/${SENTRY_PROJECT}`,
+        LOG_LEVEL: 'debug',
+        LOG_FORMAT: 'json',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+      },
+      repoRoot,
+    );
+    await waitFor(
+      async () => {
+        if (app.child.exitCode !== null) throw new Error(`the app exited with ${app.child.exitCode}:\n${app.output()}`);
+        const res = await fetch(`${baseURL}/readyz`);
+        return res.ok;
+      },
+      { timeoutMs: 30_000, what: 'the app to be ready' },
+    );
+
+    browser = await chromium.launchPersistentContext(join(tmp, 'chromium-profile'), {
+      executablePath: chromiumPath,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1200, height: 760 },
+      deviceScaleFactor: 1,
+      baseURL,
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(15_000);
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+    page.on('pageerror', (err) => consoleErrors.push(String(err)));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.stop();
+    await sentry?.close();
+    if (app) writeFileSync(join(artifactsDir, 'app.log'), app.output());
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('registers and logs in', async () => {
+    await page.goto('/register');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+
+    await page.waitForURL('**/login');
+    assert.equal(await page.getByLabel('Email').inputValue(), email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+    const stored = await page.evaluate(() => [sessionStorage.getItem('blog.session'), localStorage.length]);
+    assert.match(String(stored[0]), /"token":"[^"]+"/, 'the session is in sessionStorage');
+    assert.equal(stored[1], 0, 'nothing in localStorage');
+  });
+
+  it('creates a post with a traceparent that the backend continues and logs', async () => {
+    await page.locator('.live-feed .badge-live').waitFor();
+    await page.getByRole('link', { name: 'New post' }).click();
+    await page.getByLabel('Title').fill(title);
+    await page.getByLabel('Body').fill('Written by headless Chromium.\n\nSecond paragraph.');
+
+    const [request, response] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/posts'),
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/posts'),
+      page.getByRole('button', { name: 'Publish' }).click(),
+    ]);
+    const headers = await request.allHeaders();
+    createCall.traceparent = headers.traceparent ?? '';
+    createCall.requestId = (await response.allHeaders())['x-request-id'] ?? '';
+    createCall.status = response.status();
+
+    assert.equal(createCall.status, 201);
+    const m = TRACEPARENT.exec(createCall.traceparent);
+    assert.ok(m, `POST /api/posts carried a W3C traceparent header (got ${JSON.stringify(createCall.traceparent)})`);
+    assert.ok(headers['sentry-trace']?.startsWith(m[1]), 'sentry-trace has the same trace ID');
+    assert.equal(createCall.requestId, m[1], 'X-Request-Id is the trace ID the browser sent');
+
+    await page.getByRole('heading', { name: title }).waitFor();
+
+    // The backend's access log line for this request carries the same trace ID.
+    const accessLine = await waitFor(
+      () =>
+        app.lines.find(
+          (l) => l.msg === 'http.request' && l.method === 'POST' && String(l.route).endsWith('/api/posts') && Number(l.status) === 201,
+        ),
+      { what: 'the access log line of POST /api/posts' },
+    );
+    assert.equal(accessLine.trace_id, m[1], 'the access log line has the browser trace ID');
+    const traced = app.lines.filter((l) => l.trace_id === m[1]);
+    assert.ok(traced.length >= 1, 'log lines of the request carry the trace ID');
+    assert.ok(
+      !JSON.stringify(app.lines).includes(password) && !JSON.stringify(app.lines).includes(email),
+      'no password nor email in the logs',
+    );
+  });
+
+  it('shows the new post in the live feed', async () => {
+    const feedLink = page.locator('.live-feed').getByRole('link', { name: title });
+    await feedLink.waitFor();
+    assert.equal(await feedLink.getAttribute('href'), new URL(page.url()).pathname);
+  });
+
+  it('reports a failed API call to Sentry through the tunnel, linked by trace ID', async () => {
+    await page.getByRole('link', { name: 'Blog' }).click();
+    await page.getByRole('heading', { name: 'Posts' }).waitFor();
+
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/posts/999999999'),
+      page.getByRole('button', { name: 'Failed API call' }).click(),
+    ]);
+    assert.equal(response.status(), 404);
+    const requestId = (await response.allHeaders())['x-request-id'] ?? '';
+    assert.match(requestId, /^[0-9a-f]{32}$/);
+    const sentTraceparent = (await response.request().allHeaders()).traceparent ?? '';
+    assert.equal(TRACEPARENT.exec(sentTraceparent)?.[1], requestId, 'the failed call was traced too');
+
+    const outcome = page.locator('.demo-outcome');
+    await outcome.getByText(`Request ID: ${requestId}`).waitFor();
+    const eventId = (await outcome.locator('.request-id code').last().textContent())?.trim() ?? '';
+    assert.match(eventId, /^[0-9a-f]{32}$/, 'the UI shows the Sentry event ID');
+
+    const { env, event } = await waitFor(
+      () => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId),
+      { timeoutMs: 20_000, what: `Sentry event ${eventId} at the fake Sentry (rejected: ${sentry.rejected.join(', ') || 'none'})` },
+    );
+    assert.equal(event.exception?.values?.[0]?.type, 'ApiError');
+    assert.equal(event.tags?.request_id, requestId);
+    // The SDK puts the trace of the page (the same one the failed fetch
+    // propagated) both in the envelope header and on the event: it is the
+    // backend's trace for that request, so Sentry, Tempo and Loki meet on it.
+    assert.equal(event.contexts?.trace?.trace_id, requestId, 'event contexts.trace.trace_id');
+    assert.equal(env.headers.trace?.trace_id, requestId, 'envelope header trace.trace_id');
+    assert.equal(env.headers.trace?.public_key, 'publickey', 'the DSN came from the runtime config');
+
+    await page.screenshot({ path: join(artifactsDir, 'failed-api-call.png') });
+    if (process.env.UPDATE_SCREENSHOT === '1') {
+      const docs = join(repoRoot, 'docs');
+      mkdirSync(docs, { recursive: true });
+      const target = join(docs, 'screenshot.png');
+      await page.screenshot({ path: target });
+      const size = statSync(target).size;
+      assert.ok(size <= MAX_SCREENSHOT_BYTES, `docs/screenshot.png is ${size} bytes, over ${MAX_SCREENSHOT_BYTES}`);
+    }
+  });
+
+  it('catches a render error in the error boundary and reports it', async () => {
+    await page.getByRole('button', { name: 'Render error' }).click();
+    const fallback = page.locator('.fallback');
+    await fallback.waitFor();
+    const eventId = (await fallback.locator('code').textContent())?.trim() ?? '';
+    assert.match(eventId, /^[0-9a-f]{32}$/);
+
+    const { event } = await waitFor(() => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId), {
+      timeoutMs: 20_000,
+      what: `the render error event ${eventId}`,
+    });
+    assert.match(event.exception?.values?.at(-1)?.value ?? '', /Demo render error/);
+    assert.match(event.contexts?.trace?.trace_id ?? '', /^[0-9a-f]{32}$/);
+    await page.screenshot({ path: join(artifactsDir, 'render-error.png') });
+
+    await fallback.getByRole('button', { name: 'Try again' }).click();
+    await page.getByRole('heading', { name: 'Trigger an error' }).waitFor();
+  });
+
+  it('sends Session Replay lazily, as its own chunk', async () => {
+    const scripts = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.js')));
+    assert.ok(scripts.some((s) => /\/assets\/replay-[\w-]+\.js$/.test(s)), `replay chunk loaded after start (${scripts.join(', ')})`);
+    const html = await (await fetch(baseURL)).text();
+    assert.doesNotMatch(html, /replay-[\w-]+\.js/, 'index.html does not preload the replay chunk');
+  });
+
+  it('logged no unexpected errors in the browser console', () => {
+    // Expected: the two demo errors (React logs caught render errors) and the 404 of the failed call.
+    const unexpected = consoleErrors.filter(
+      (e) => !/Demo render error|999999999|404 \(Not Found\)|The above error occurred/.test(e),
+    );
+    assert.deepEqual(unexpected, []);
+  });
+});
