@@ -1,0 +1,88 @@
+# The commands a user types. `make help` lists them.
+#   make run    the demo service on :8080 (SQLite, JSON logs; the UI when npm is available)
+#   make test   every test: Go (unit + PostgreSQL/Redis integration), frontend, browser e2e, stack proofs
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+MODULE    := $(shell $(GO) list -m 2>/dev/null)
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GOTESTFLAGS ?= -race -count=1
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the demo service on :8080 (builds the frontend first when npm is available)
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory frontend; \
+	else \
+		echo "make run: npm not found, serving the API only (install Node.js 20+ and npm to get the UI at /)"; \
+	fi
+	$(GO) run -ldflags "$(LDFLAGS)" ./app
+
+.PHONY: build
+build: ## build bin/app
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
+
+.PHONY: test
+test: test-go test-rename test-frontend test-e2e test-stack ## run every test (what CI runs)
+
+.PHONY: test-go
+test-go: lint ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
+	$(GO) test $(GOTESTFLAGS) ./...
+
+.PHONY: cover
+cover: ## coverage of the telemetry package and the app
+	$(GO) test -count=1 -coverprofile=coverage.out ./telemetry/... ./app/...
+	$(GO) tool cover -func=coverage.out | tail -1
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' telemetry app | sed 's/func //'); do \
+		pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' telemetry app | xargs dirname); \
+		echo "fuzz $$t in ./$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-20s} ./$$pkg; \
+	done
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './frontend/*')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+.PHONY: vuln
+vuln: ## govulncheck (needs the vulnerability database to be reachable)
+	$(GO) tool govulncheck ./...
+
+.PHONY: test-rename
+test-rename: ## prove `make rename` leaves a module that builds and passes its unit tests
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		git ls-files -z | xargs -0 -I{} cp --parents {} "$$tmp"/ ; \
+		$(MAKE) --no-print-directory -C "$$tmp" rename MODULE=example.org/acme/renamed-svc >/dev/null; \
+		cd "$$tmp"; \
+		test "$$($(GO) list -m)" = example.org/acme/renamed-svc; \
+		! grep -rq --include='*.go' '$(MODULE)' . || { echo "rename left the old module path behind"; exit 1; }; \
+		$(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 ./telemetry/ ./app/internal/blog/ ./app/internal/config/; \
+		echo "rename: ok"
+
+.PHONY: rename
+rename: ## rename the module everywhere: make rename MODULE=example.com/you/svc
+	@new="$(MODULE)"; old="$$($(GO) list -m)"; \
+		if [ -z "$$new" ] || [ "$$new" = "$$old" ]; then echo "usage: make rename MODULE=example.com/you/svc (now: $$old)"; exit 2; fi; \
+		case "$$new" in *[!A-Za-z0-9._~/-]*) echo "rename: $$new is not a valid module path"; exit 2;; esac; \
+		$(GO) mod edit -module "$$new"; \
+		grep -rlF --null "$$old" --include='*.go' --include='*.md' --include='*.mk' --include='Dockerfile' . 2>/dev/null \
+			| grep -zv '^./frontend/node_modules/' | xargs -0 -r sed -i "s#$$old#$$new#g"; \
+		echo "module renamed: $$old -> $$new"
+
+.PHONY: clean
+clean: ## remove built files
+	rm -rf bin coverage.out data/*.db frontend/dist
+
+-include make/*.mk

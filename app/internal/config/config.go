@@ -1,0 +1,163 @@
+// Package config reads the service's configuration from the environment.
+// A bad value is an *Error that names the variable in one line.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the service reads from the environment.
+type Config struct {
+	HTTPAddr  string // HTTP_ADDR, public listener
+	AdminAddr string // ADMIN_ADDR, /metrics and pprof; never public
+
+	DatabaseURL string // DATABASE_URL: postgres://… or sqlite:PATH
+	RedisURL    string // REDIS_URL; empty means no Redis
+
+	SentryDSN              string  // SENTRY_DSN; empty means off
+	SentryFrontendDSN      string  // SENTRY_FRONTEND_DSN, default SENTRY_DSN
+	SentryEnvironment      string  // SENTRY_ENVIRONMENT
+	SentryTracesSampleRate float64 // SENTRY_TRACES_SAMPLE_RATE (the browser SDK's)
+
+	LogLevel  slog.Level // LOG_LEVEL
+	LogFormat string     // LOG_FORMAT: json or text
+
+	MetricsToken string // METRICS_TOKEN: bearer token for /metrics
+	FrontendDir  string // FRONTEND_DIR: built frontend to serve at /
+
+	RequestTimeout  time.Duration // REQUEST_TIMEOUT
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+}
+
+// Error is a configuration error: the variable, and why its value is wrong.
+// The value itself is not repeated, since it may hold a password.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return "config: " + e.Var + ": " + e.Reason }
+
+// Load reads the configuration through getenv (os.Getenv in main).
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		HTTPAddr:          get("HTTP_ADDR", ":8080"),
+		AdminAddr:         get("ADMIN_ADDR", "127.0.0.1:9464"),
+		DatabaseURL:       get("DATABASE_URL", "sqlite:data/blog.db"),
+		RedisURL:          get("REDIS_URL", ""),
+		SentryDSN:         get("SENTRY_DSN", ""),
+		SentryEnvironment: get("SENTRY_ENVIRONMENT", "development"),
+		LogFormat:         strings.ToLower(get("LOG_FORMAT", "json")),
+		MetricsToken:      get("METRICS_TOKEN", ""),
+		FrontendDir:       get("FRONTEND_DIR", "frontend/dist"),
+	}
+	c.SentryFrontendDSN = get("SENTRY_FRONTEND_DSN", c.SentryDSN)
+
+	for _, a := range []struct{ key, val string }{{"HTTP_ADDR", c.HTTPAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
+		if _, port, err := net.SplitHostPort(a.val); err != nil {
+			return nil, &Error{a.key, "want host:port or :port"}
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return nil, &Error{a.key, "port must be a number from 0 to 65535"}
+		}
+	}
+	if c.HTTPAddr == c.AdminAddr {
+		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
+	}
+
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			return nil, &Error{"DATABASE_URL", "not a valid postgres:// URL"}
+		}
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		if strings.TrimPrefix(c.DatabaseURL, "sqlite:") == "" {
+			return nil, &Error{"DATABASE_URL", "sqlite: needs a path, as in sqlite:data/blog.db"}
+		}
+	default:
+		return nil, &Error{"DATABASE_URL", "want postgres://user:pass@host:5432/db or sqlite:PATH"}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, &Error{"REDIS_URL", "want redis://host:port/db (or rediss://)"}
+		}
+	}
+	for _, d := range []struct{ key, val string }{{"SENTRY_DSN", c.SentryDSN}, {"SENTRY_FRONTEND_DSN", c.SentryFrontendDSN}} {
+		if d.val == "" {
+			continue
+		}
+		if _, _, err := ParseDSN(d.val); err != nil {
+			return nil, &Error{d.key, err.Error()}
+		}
+	}
+
+	rate := 1.0
+	if c.SentryEnvironment != "development" {
+		rate = 0.1
+	}
+	var err error
+	if c.SentryTracesSampleRate, err = parseFloat(get("SENTRY_TRACES_SAMPLE_RATE", ""), rate); err != nil || c.SentryTracesSampleRate < 0 || c.SentryTracesSampleRate > 1 {
+		return nil, &Error{"SENTRY_TRACES_SAMPLE_RATE", "want a number from 0 to 1"}
+	}
+
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return nil, &Error{"LOG_LEVEL", "want debug, info, warn or error"}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return nil, &Error{"LOG_FORMAT", "want json or text"}
+	}
+	if c.RequestTimeout, err = parseDuration(get("REQUEST_TIMEOUT", ""), 10*time.Second); err != nil {
+		return nil, &Error{"REQUEST_TIMEOUT", err.Error()}
+	}
+	if c.ShutdownTimeout, err = parseDuration(get("SHUTDOWN_TIMEOUT", ""), 20*time.Second); err != nil {
+		return nil, &Error{"SHUTDOWN_TIMEOUT", err.Error()}
+	}
+	return c, nil
+}
+
+func parseFloat(s string, def float64) (float64, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+func parseDuration(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want a positive duration such as 10s")
+	}
+	return d, nil
+}
+
+// ParseDSN splits a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID) into
+// its host and project ID.
+func ParseDSN(dsn string) (host, projectID string, err error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil || u.User.Username() == "" {
+		return "", "", fmt.Errorf("want a Sentry DSN such as https://KEY@o0.ingest.sentry.io/123")
+	}
+	p := strings.Trim(u.Path, "/")
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i+1:]
+	}
+	if _, err := strconv.ParseUint(p, 10, 64); err != nil {
+		return "", "", fmt.Errorf("the DSN's path must end in a numeric project ID")
+	}
+	return u.Host, p, nil
+}

@@ -1,0 +1,146 @@
+// Package feed fans new posts out to the live WebSocket clients of this
+// instance and, through Redis pub/sub when it is configured, of every other
+// instance. Local clients are served in-process, so the feed keeps working
+// while Redis is down.
+package feed
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/redisstore"
+)
+
+// Bus is the cross-instance transport (Redis pub/sub).
+type Bus interface {
+	Publish(ctx context.Context, m redisstore.Message) error
+	Subscribe(ctx context.Context, fn func(redisstore.Message))
+}
+
+// SubscriberBuffer is how many posts a slow client may lag behind before
+// it is dropped: memory per client stays bounded.
+const SubscriberBuffer = 16
+
+// Hub delivers posts to subscribers. The zero value is not usable: use New.
+type Hub struct {
+	bus    Bus // nil: in-process only
+	origin string
+
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	closed bool
+}
+
+var _ blog.Publisher = (*Hub)(nil)
+
+// New returns a Hub; bus may be nil.
+func New(bus Bus) *Hub {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Hub{bus: bus, origin: hex.EncodeToString(b), subs: map[*Subscription]struct{}{}}
+}
+
+// Subscription receives posts on C until it is closed, by the client
+// (Close), by the hub shutting down, or for falling behind (Dropped).
+type Subscription struct {
+	C       <-chan blog.Post
+	c       chan blog.Post
+	hub     *Hub
+	once    sync.Once
+	dropped bool
+}
+
+// Subscribe registers a new subscriber. It returns nil after Close.
+func (h *Hub) Subscribe() *Subscription {
+	c := make(chan blog.Post, SubscriberBuffer)
+	s := &Subscription{C: c, c: c, hub: h}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.subs[s] = struct{}{}
+	return s
+}
+
+// Close unsubscribes s; C is closed.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.closeLocked()
+}
+
+func (s *Subscription) closeLocked() {
+	s.once.Do(func() {
+		delete(s.hub.subs, s)
+		close(s.c)
+	})
+}
+
+// Dropped reports whether the hub closed s because its client fell behind.
+func (s *Subscription) Dropped() bool {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.dropped
+}
+
+// PublishPost delivers p to local subscribers at once and to other
+// instances through the bus. A bus failure is logged, never returned: the
+// post is stored already.
+func (h *Hub) PublishPost(ctx context.Context, p blog.Post) {
+	h.deliver(p)
+	if h.bus == nil {
+		return
+	}
+	if err := h.bus.Publish(ctx, redisstore.Message{Origin: h.origin, Post: p}); err != nil {
+		slog.WarnContext(ctx, "feed.publish_failed", slog.Int64("post_id", p.ID), slog.String("error", err.Error()))
+	}
+}
+
+// Run relays posts published by other instances until ctx is done.
+func (h *Hub) Run(ctx context.Context) {
+	if h.bus == nil {
+		<-ctx.Done()
+		return
+	}
+	h.bus.Subscribe(ctx, func(m redisstore.Message) {
+		if m.Origin != h.origin {
+			h.deliver(m.Post)
+		}
+	})
+}
+
+func (h *Hub) deliver(p blog.Post) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		select {
+		case s.c <- p:
+		default:
+			s.dropped = true
+			s.closeLocked()
+		}
+	}
+}
+
+// Close closes every subscription and refuses new ones; WebSocket handlers
+// then close their connections. Used at shutdown.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		s.closeLocked()
+	}
+}
+
+// Len returns the number of subscribers.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"example.com/otelstarter/app/internal/blog"
+)
+
+// MaxBodyBytes bounds JSON request bodies.
+const MaxBodyBytes = 64 << 10
+
+// decode reads one JSON object into v with strict rules: JSON content
+// type, size limit, no unknown fields, nothing after the object.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &blog.Error{Code: blog.CodeUnsupported, Message: "Content-Type must be application/json"}
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err)
+		}
+		return &blog.Error{Code: blog.CodeInvalid, Message: "the body must hold a single JSON object"}
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax  *json.SyntaxError
+		typ     *json.UnmarshalTypeError
+		tooBig  *http.MaxBytesError
+		invalid *json.InvalidUnmarshalError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return &blog.Error{Code: blog.CodeTooLarge, Message: fmt.Sprintf("the body must be at most %d bytes", tooBig.Limit)}
+	case errors.As(err, &syntax):
+		return &blog.Error{Code: blog.CodeInvalid, Message: fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return &blog.Error{Code: blog.CodeInvalid, Message: "the body must be a JSON object"}
+		}
+		return &blog.Error{Code: blog.CodeValidation, Message: "some fields are invalid",
+			Fields: map[string]string{field: "must be a " + jsonType(typ.Type.Kind().String())}}
+	case errors.Is(err, io.EOF):
+		return &blog.Error{Code: blog.CodeInvalid, Message: "the body is empty; send a JSON object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &blog.Error{Code: blog.CodeInvalid, Message: "malformed JSON: unexpected end of body"}
+	case errors.As(err, &invalid):
+		return err
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &blog.Error{Code: blog.CodeValidation, Message: "some fields are invalid",
+			Fields: map[string]string{truncate(name, 64): "is not a known field"}}
+	}
+	return &blog.Error{Code: blog.CodeInvalid, Message: "malformed request body"}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	}
+	return kind
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// pathID parses the {id} path value.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &blog.Error{Code: blog.CodeInvalid, Message: "the post ID must be a positive integer"}
+	}
+	return id, nil
+}
+
+// pageParams parses ?page= and ?per_page=.
+func pageParams(r *http.Request) (blog.Page, error) {
+	q := r.URL.Query()
+	p := blog.Page{Page: 1, PerPage: blog.DefaultPerPage}
+	fields := map[string]string{}
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			fields["page"] = "must be an integer from 1 to 1000000"
+		}
+		p.Page = n
+	}
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > blog.MaxPerPage {
+			fields["per_page"] = fmt.Sprintf("must be an integer from 1 to %d", blog.MaxPerPage)
+		}
+		p.PerPage = n
+	}
+	if len(fields) > 0 {
+		return p, &blog.Error{Code: blog.CodeInvalid, Message: "invalid query parameters", Fields: fields}
+	}
+	return p, nil
+}

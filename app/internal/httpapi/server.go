@@ -1,0 +1,331 @@
+// Package httpapi is the HTTP transport of the blog: JSON handlers for
+// users, sessions and posts, the WebSocket feed, health probes, and the one
+// place where errors become status codes.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/feed"
+	"example.com/otelstarter/app/internal/health"
+)
+
+const scope = "example.com/otelstarter/app/internal/httpapi"
+
+// Config holds the Server's dependencies.
+type Config struct {
+	Service *blog.Service
+	Feed    *feed.Hub
+	Health  *health.Checker
+	// ReportError sends an unexpected error to error tracking (Sentry),
+	// linked to the trace of ctx. Optional.
+	ReportError func(ctx context.Context, err error)
+	// RequestTimeout bounds the work of one request (not WebSockets).
+	RequestTimeout time.Duration
+	// Frontend is the browser's runtime configuration, served at /api/config.
+	Frontend FrontendConfig
+	// Static serves the built frontend at /; nil answers 404 JSON.
+	Static http.Handler
+	// Extra routes (pattern → handler) added to the mux, such as the Sentry
+	// tunnel.
+	Extra map[string]http.Handler
+}
+
+// FrontendConfig is the runtime configuration the browser app fetches, so
+// that one build runs in every environment. Public values only.
+type FrontendConfig struct {
+	Sentry FrontendSentry `json:"sentry"`
+}
+
+// FrontendSentry configures the browser Sentry SDK.
+type FrontendSentry struct {
+	DSN              string  `json:"dsn"`
+	Environment      string  `json:"environment"`
+	TracesSampleRate float64 `json:"tracesSampleRate"`
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	draining atomic.Bool
+	wsActive wsGauge
+}
+
+// New returns a Server with its routes registered.
+func New(cfg Config) (*Server, error) {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	if err := s.wsActive.init(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("POST /api/users", s.timed(s.register))
+	m.Handle("POST /api/login", s.timed(s.login))
+	m.Handle("GET /api/posts", s.timed(s.listPosts))
+	m.Handle("POST /api/posts", s.timed(s.authed(s.createPost)))
+	m.Handle("GET /api/posts/{id}", s.timed(s.getPost))
+	m.Handle("PUT /api/posts/{id}", s.timed(s.authed(s.updatePost)))
+	m.Handle("DELETE /api/posts/{id}", s.timed(s.authed(s.deletePost)))
+	m.HandleFunc("GET /api/ws", s.websocket)
+	m.HandleFunc("GET /api/config", s.frontendConfig)
+	m.HandleFunc("GET /api/health", s.health)
+	m.HandleFunc("GET /livez", s.livez)
+	m.HandleFunc("GET /readyz", s.readyz)
+	for pattern, h := range s.cfg.Extra {
+		m.Handle(pattern, h)
+	}
+	m.HandleFunc("/api/", s.notFound)
+	if s.cfg.Static != nil {
+		m.Handle("GET /", s.cfg.Static)
+		m.HandleFunc("/", s.notFound)
+	} else {
+		m.HandleFunc("/", s.notFound)
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail so load balancers stop sending traffic before
+// shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// reportError forwards to Config.ReportError.
+func (s *Server) reportError(ctx context.Context, err error) {
+	if s.cfg.ReportError != nil {
+		s.cfg.ReportError(ctx, err)
+	}
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// timed bounds a handler's work by the request timeout and turns its error
+// into a response.
+func (s *Server) timed(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+type userKey struct{}
+
+// authed requires a valid bearer token and puts the user ID in the context.
+func (s *Server) authed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok, ok := blog.TokenFromHeader(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="blog"`)
+			return &blog.Error{Code: blog.CodeUnauthorized, Message: "a valid bearer token is required"}
+		}
+		uid, err := s.cfg.Service.Authenticate(r.Context(), tok)
+		if err != nil {
+			if blog.ErrorCode(err) == blog.CodeUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="blog", error="invalid_token"`)
+			}
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, uid)))
+	}
+}
+
+func userID(r *http.Request) int64 {
+	id, _ := r.Context().Value(userKey{}).(int64)
+	return id
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	var c blog.Credentials
+	if err := decode(w, r, &c); err != nil {
+		return err
+	}
+	u, err := s.cfg.Service.Register(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var c blog.Credentials
+	if err := decode(w, r, &c); err != nil {
+		return err
+	}
+	res, err := s.cfg.Service.Login(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.cfg.Service.ListPosts(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if list.Posts == nil {
+		list.Posts = []blog.Post{}
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (s *Server) getPost(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Service.Post(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
+	var in blog.PostInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.cfg.Service.CreatePost(r.Context(), userID(r), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/posts/"+itoa(p.ID))
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) updatePost(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in blog.PostInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.cfg.Service.UpdatePost(r.Context(), userID(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Service.DeletePost(r.Context(), userID(r), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) frontendConfig(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, s.cfg.Frontend)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	rep := s.cfg.Health.Run(r.Context())
+	status := http.StatusOK
+	if rep.Status != health.StatusOK {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rep)
+}
+
+func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	if !s.cfg.Health.Ready(r.Context()) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// notFound answers unknown paths with 404 JSON, or 405 with an Allow
+// header when the path exists for other methods.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		for _, m := range allow {
+			w.Header().Add("Allow", m)
+		}
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{&blog.Error{Code: codeMethodNotAllowed,
+			Message: "method " + safeMethod(r.Method) + " is not allowed here"}})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{notFoundError})
+}
+
+var notFoundError = &blog.Error{Code: blog.CodeNotFound, Message: "no such resource"}
+
+func safeMethod(m string) string {
+	if len(m) > 16 {
+		return "(too long)"
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < 'A' || m[i] > 'Z' {
+			return "(invalid)"
+		}
+	}
+	return m
+}
+
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
+	"time"
+
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/config"
+	"example.com/otelstarter/app/internal/feed"
+	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/app/internal/httpapi"
+	"example.com/otelstarter/app/internal/redisstore"
+	"example.com/otelstarter/app/internal/sqlstore"
+	"example.com/otelstarter/telemetry"
+)
+
+// serve runs the service until ctx is done, then shuts down gracefully:
+// readiness fails, listeners close, in-flight requests finish, WebSockets
+// close, and telemetry is flushed.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	tel, err := telemetry.Setup(ctx,
+		telemetry.WithServiceVersion(version),
+		telemetry.WithEnvironment(cfg.SentryEnvironment),
+		telemetry.WithLogWriter(stdout),
+		telemetry.WithLogLevel(cfg.LogLevel),
+		telemetry.WithLogFormat(cfg.LogFormat),
+		telemetry.WithSentry(telemetry.SentryConfig{
+			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
+		}),
+	)
+	if err != nil {
+		return err
+	}
+	log := tel.Logger
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if serr := tel.Shutdown(sctx); serr != nil {
+			fmt.Fprintln(os.Stderr, "app: telemetry shutdown:", serr)
+		}
+	}()
+
+	a, err := build(ctx, cfg, tel)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	hub, checker, api, store := a.hub, a.checker, a.api, a.store
+
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	public := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	public.RegisterOnShutdown(hub.Close)
+	admin := &http.Server{
+		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          errLog,
+	}
+
+	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		publicLn.Close()
+		return fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go hub.Run(bg)
+	go checker.Watch(bg, 15*time.Second)
+	go cleanSessions(bg, store)
+
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(publicLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	log.InfoContext(ctx, "server.started",
+		slog.String("version", version),
+		slog.String("http_port", portOf(publicLn)),
+		slog.String("admin_port", portOf(adminLn)),
+		slog.String("database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0]),
+		slog.Bool("redis", cfg.RedisURL != ""),
+		slog.Bool("sentry", cfg.SentryDSN != ""),
+	)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	}
+
+	log.Info("server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
+	api.Drain()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	err = errors.Join(public.Shutdown(sctx), admin.Shutdown(sctx))
+	stopBG()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("server.stopped")
+	return nil
+}
+
+func portOf(l net.Listener) string {
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return p
+}
+
+// adminHandler serves /metrics (behind a bearer token when one is set) and
+// the pprof profiles on the internal listener.
+func adminHandler(metrics http.Handler, token string) http.Handler {
+	mux := http.NewServeMux()
+	if token != "" {
+		want := []byte("Bearer " + token)
+		inner := metrics
+		metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+func cleanSessions(ctx context.Context, store blog.Store) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := store.DeleteExpiredSessions(ctx, time.Now().UTC())
+			if err != nil {
+				slog.WarnContext(ctx, "sessions.cleanup_failed", slog.String("error", err.Error()))
+			} else if n > 0 {
+				slog.InfoContext(ctx, "sessions.cleaned", slog.Int64("deleted", n))
+			}
+		}
+	}
+}
+
+// healthcheck is the container healthcheck: GET /readyz on the local
+// listener (HTTP_ADDR's port), exit status 0 when it answers 200.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	addr := getenv("HTTP_ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: want host:port or :port")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /readyz answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// application is the service wired together, without its listeners.
+type application struct {
+	store   *sqlstore.Store
+	hub     *feed.Hub
+	checker *health.Checker
+	api     *httpapi.Server
+	handler http.Handler // the API with the telemetry middleware
+	closers []func() error
+}
+
+func (a *application) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		_ = a.closers[i]()
+	}
+}
+
+// build wires the service from its configuration: storage, Redis (when
+// configured), the feed, health checks, the blog service and the HTTP API.
+func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *application, err error) {
+	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	a := &application{store: store}
+	a.closers = append(a.closers, store.Close)
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	var (
+		cache blog.PostCache
+		bus   feed.Bus
+		ping  func(context.Context) error
+	)
+	if cfg.RedisURL != "" {
+		rdb, err := redisstore.Open(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, rdb.Close)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := rdb.Ping(pctx); err != nil {
+			slog.WarnContext(ctx, "redis.unreachable", slog.String("error", err.Error()))
+		}
+		cancel()
+		cache, bus, ping = rdb, rdb, rdb.Ping
+	}
+
+	hub := feed.New(bus)
+	checker, err := health.New(health.DefaultTimeout,
+		health.Check{Name: "database", Critical: true, Func: store.Ping},
+		health.Check{Name: "redis", Func: ping},
+	)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, checker.Close)
+
+	svc, err := blog.NewService(store, blog.ServiceConfig{Cache: cache, Publisher: hub})
+	if err != nil {
+		return nil, err
+	}
+
+	var static http.Handler
+	if st, err := os.Stat(cfg.FrontendDir); err == nil && st.IsDir() {
+		if static, err = httpapi.Static(os.DirFS(cfg.FrontendDir)); err != nil {
+			slog.WarnContext(ctx, "frontend.unavailable", slog.String("error", err.Error()))
+		}
+	} else {
+		slog.InfoContext(ctx, "frontend.not_built", slog.String("frontend_dir", cfg.FrontendDir),
+			slog.String("hint", "run `make frontend` (needs npm) to serve the UI at /"))
+	}
+
+	api, err := httpapi.New(httpapi.Config{
+		Service:        svc,
+		Feed:           hub,
+		Health:         checker,
+		ReportError:    func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
+		RequestTimeout: cfg.RequestTimeout,
+		Static:         static,
+		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
+			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	a.hub, a.checker, a.api = hub, checker, api
+	a.handler = tel.Middleware(api)
+	return a, nil
+}

@@ -1,0 +1,248 @@
+// Package telemetrytest captures everything package telemetry emits, in
+// memory, for tests: finished spans, metrics (through a manual reader), JSON
+// log lines, OpenTelemetry log records and Sentry events. [Capture.Dump]
+// renders all of it as text, so a test can prove a secret reached no sink.
+package telemetrytest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"example.com/otelstarter/telemetry"
+	"github.com/getsentry/sentry-go"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// Capture holds a [telemetry.Telemetry] whose every sink is in memory.
+type Capture struct {
+	*telemetry.Telemetry
+	Spans   *tracetest.SpanRecorder
+	Metrics *sdkmetric.ManualReader
+	Logs    *LogRecorder
+	Lines   *Buffer
+	Sentry  *SentryTransport
+}
+
+// New sets up telemetry with in-memory sinks (and Sentry with a fake DSN
+// and a recording transport) and shuts it down when the test ends. The
+// providers are installed as the globals, so tests using New must not run
+// in parallel. Extra options come after the test ones.
+func New(tb testing.TB, opts ...telemetry.Option) *Capture {
+	tb.Helper()
+	c := &Capture{
+		Spans:   tracetest.NewSpanRecorder(),
+		Metrics: sdkmetric.NewManualReader(),
+		Logs:    &LogRecorder{},
+		Lines:   &Buffer{},
+		Sentry:  &SentryTransport{},
+	}
+	base := []telemetry.Option{
+		telemetry.WithLogWriter(c.Lines),
+		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(c.Spans)),
+		telemetry.WithMetricReader(c.Metrics),
+		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(c.Logs)),
+		telemetry.WithSentry(telemetry.SentryConfig{DSN: "http://public@127.0.0.1:1/1", Transport: c.Sentry}),
+	}
+	t, err := telemetry.Setup(context.Background(), append(base, opts...)...)
+	if err != nil {
+		tb.Fatalf("telemetry.Setup: %v", err)
+	}
+	c.Telemetry = t
+	tb.Cleanup(func() { _ = t.Shutdown(context.Background()) })
+	return c
+}
+
+// LogLines returns the JSON log lines written so far, decoded.
+func (c *Capture) LogLines(tb testing.TB) []map[string]any {
+	tb.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(c.Lines.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			tb.Fatalf("log line is not one JSON object: %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// LinesWith returns the decoded log lines whose msg is msg.
+func (c *Capture) LinesWith(tb testing.TB, msg string) []map[string]any {
+	tb.Helper()
+	var out []map[string]any
+	for _, l := range c.LogLines(tb) {
+		if l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Collect reads the current metrics.
+func (c *Capture) Collect(tb testing.TB) metricdata.ResourceMetrics {
+	tb.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := c.Metrics.Collect(context.Background(), &rm); err != nil {
+		tb.Fatalf("collect metrics: %v", err)
+	}
+	return rm
+}
+
+// Metric returns the named metric's data, or nil.
+func (c *Capture) Metric(tb testing.TB, name string) *metricdata.Metrics {
+	tb.Helper()
+	rm := c.Collect(tb)
+	for _, sm := range rm.ScopeMetrics {
+		for i := range sm.Metrics {
+			if sm.Metrics[i].Name == name {
+				return &sm.Metrics[i]
+			}
+		}
+	}
+	return nil
+}
+
+// Dump renders every captured item as text: log lines, OTel log records,
+// span names, attributes, events and status, metric names and attribute
+// sets, and Sentry events as JSON.
+func (c *Capture) Dump(tb testing.TB) string {
+	tb.Helper()
+	var b strings.Builder
+	b.Write(c.Lines.Bytes())
+	for _, r := range c.Logs.Records() {
+		fmt.Fprintf(&b, "otel-log %s", r.Body().String())
+		b.WriteString(" ")
+		b.WriteString(recordAttrs(r))
+		b.WriteString("\n")
+	}
+	for _, s := range c.Spans.Ended() {
+		fmt.Fprintf(&b, "span %s %s %v\n", s.Name(), s.Status().Description, s.Attributes())
+		for _, e := range s.Events() {
+			fmt.Fprintf(&b, "  event %s %v\n", e.Name, e.Attributes)
+		}
+	}
+	rm := c.Collect(tb)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			fmt.Fprintf(&b, "metric %s %+v\n", m.Name, m.Data)
+		}
+	}
+	for _, e := range c.Sentry.Events() {
+		j, _ := json.Marshal(e)
+		fmt.Fprintf(&b, "sentry %s\n", j)
+	}
+	return b.String()
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of the contents.
+func (b *Buffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// String returns the contents.
+func (b *Buffer) String() string { return string(b.Bytes()) }
+
+// LogRecorder is an [sdklog.Processor] that keeps every record.
+type LogRecorder struct {
+	mu      sync.Mutex
+	records []sdklog.Record
+}
+
+var _ sdklog.Processor = (*LogRecorder)(nil)
+
+// OnEmit implements sdklog.Processor.
+func (l *LogRecorder) OnEmit(_ context.Context, r *sdklog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r.Clone())
+	return nil
+}
+
+// Enabled reports true for every record.
+func (l *LogRecorder) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+
+// Shutdown implements sdklog.Processor.
+func (l *LogRecorder) Shutdown(context.Context) error { return nil }
+
+// ForceFlush implements sdklog.Processor.
+func (l *LogRecorder) ForceFlush(context.Context) error { return nil }
+
+// Records returns the records emitted so far.
+func (l *LogRecorder) Records() []sdklog.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]sdklog.Record(nil), l.records...)
+}
+
+func recordAttrs(r sdklog.Record) string {
+	var b strings.Builder
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		fmt.Fprintf(&b, "%s=%s ", kv.Key, kv.Value.String())
+		return true
+	})
+	return b.String()
+}
+
+// SentryTransport is a [sentry.Transport] that records events instead of
+// sending them.
+type SentryTransport struct {
+	mu     sync.Mutex
+	events []*sentry.Event
+}
+
+var _ sentry.Transport = (*SentryTransport)(nil)
+
+// Flush implements sentry.Transport.
+func (t *SentryTransport) Flush(time.Duration) bool { return true }
+
+// FlushWithContext implements sentry.Transport.
+func (t *SentryTransport) FlushWithContext(context.Context) bool { return true }
+
+// Configure implements sentry.Transport.
+func (t *SentryTransport) Configure(sentry.ClientOptions) {}
+
+// Close implements sentry.Transport.
+func (t *SentryTransport) Close() {}
+
+// SendEvent records e.
+func (t *SentryTransport) SendEvent(e *sentry.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.events = append(t.events, e)
+}
+
+// Events returns the events sent so far.
+func (t *SentryTransport) Events() []*sentry.Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]*sentry.Event(nil), t.events...)
+}
