@@ -4,7 +4,7 @@
 FRONTEND_DIR := $(CURDIR)/frontend
 NPM ?= npm
 
-.PHONY: frontend-deps frontend-build test-frontend test-e2e
+.PHONY: frontend frontend-deps frontend-build test-frontend test-e2e
 
 # node_modules is (re)installed when it is missing or older than the lockfile.
 $(FRONTEND_DIR)/node_modules/.package-lock.json: $(FRONTEND_DIR)/package-lock.json $(FRONTEND_DIR)/package.json
@@ -15,6 +15,9 @@ frontend-deps: $(FRONTEND_DIR)/node_modules/.package-lock.json
 
 frontend-build: frontend-deps
 	cd $(FRONTEND_DIR) && $(NPM) run build
+
+# `make run` builds the UI through this name.
+frontend: frontend-build
 
 # Lint, typecheck, unit tests, then the production build and its size budget.
 test-frontend: frontend-deps

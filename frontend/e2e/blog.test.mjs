@@ -81,14 +81,12 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       },
       repoRoot,
     );
-    await waitFor(
-      async () => {
-        if (app.child.exitCode !== null) throw new Error(`the app exited with ${app.child.exitCode}:\n${app.output()}`);
-        const res = await fetch(`${baseURL}/readyz`);
-        return res.ok;
-      },
-      { timeoutMs: 30_000, what: 'the app to be ready' },
-    );
+    await Promise.race([
+      waitFor(async () => (await fetch(`${baseURL}/readyz`)).ok, { timeoutMs: 30_000, what: 'the app to be ready' }),
+      app.exited.then((code) => {
+        throw new Error(`the app exited with ${code} before it was ready:\n${app.output()}`);
+      }),
+    ]);
 
     browser = await chromium.launchPersistentContext(join(tmp, 'chromium-profile'), {
       executablePath: chromiumPath,
