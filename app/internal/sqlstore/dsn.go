@@ -1,0 +1,166 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// acceptedForms is repeated in every error about DATABASE_URL so that the
+// person reading it knows what to write instead.
+const acceptedForms = "postgres://user:password@host:5432/dbname?sslmode=disable, postgresql://… or sqlite:PATH (sqlite::memory: for a throwaway database)"
+
+// target is a parsed DATABASE_URL.
+type target struct {
+	dialect *dialect
+	dsn     string   // what the driver opens
+	secrets []string // strings that must never appear in an error
+}
+
+// parseDatabaseURL picks the dialect for raw and builds the driver's DSN.
+// Its errors name DATABASE_URL and never quote raw, which may hold a password.
+func parseDatabaseURL(raw string) (target, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite:"):
+		return parseSQLite(strings.TrimPrefix(raw, "sqlite:"))
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return parsePostgres(raw)
+	case strings.TrimSpace(raw) == "":
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL is empty; accepted forms: %s", acceptedForms)
+	}
+	// Only the scheme is quoted: the rest may hold a password.
+	scheme, _, ok := strings.Cut(raw, ":")
+	if !ok || strings.ContainsAny(scheme, "/@ \t") {
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL has no recognised scheme; accepted forms: %s", acceptedForms)
+	}
+	return target{}, fmt.Errorf("sqlstore: DATABASE_URL scheme %q is not supported; accepted forms: %s", scheme, acceptedForms)
+}
+
+func parsePostgres(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the whole URL, password included, so say only
+		// what kind of mistake it is.
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL is not a valid URL (%s); accepted forms: %s", urlProblem(err), acceptedForms)
+	}
+	t := target{dialect: postgresDialect, dsn: raw}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		t.secrets = append(t.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+	}
+	for _, pw := range u.Query()["password"] { // libpq accepts ?password=
+		if pw != "" {
+			t.secrets = append(t.secrets, pw, url.QueryEscape(pw))
+		}
+	}
+	// The driver parses the URL only when it connects, where a mistake
+	// would pass for an unreachable server. Its message is redacted on a
+	// best-effort basis only, so it is redacted again and not wrapped.
+	if _, err := pgx.ParseConfig(raw); err != nil {
+		return target{}, errors.New(redactString("sqlstore: invalid DATABASE_URL: "+err.Error(), t.secrets))
+	}
+	return t, nil
+}
+
+// urlProblem names the problem url.Parse found without quoting the input.
+func urlProblem(err error) string {
+	var uerr *url.Error
+	if !errors.As(err, &uerr) {
+		return "unparsable"
+	}
+	msg := uerr.Err.Error()
+	switch {
+	case strings.HasPrefix(msg, "invalid port"):
+		return "invalid port"
+	case strings.HasPrefix(msg, "invalid URL escape"):
+		return "invalid %-escape; percent-encode special characters in the password"
+	case strings.Contains(msg, "control character"):
+		return "control character"
+	case strings.Contains(msg, "userinfo"):
+		return "invalid user or password"
+	case strings.Contains(msg, "host"):
+		return "invalid host"
+	}
+	return "unparsable"
+}
+
+// sqlitePragmas apply to every connection. busy_timeout and foreign_keys are
+// per connection in SQLite, hence the DSN rather than a one-off PRAGMA.
+var sqlitePragmas = []string{
+	"journal_mode(WAL)",   // readers do not block the writer
+	"busy_timeout(5000)",  // wait for a lock held by another process instead of failing
+	"foreign_keys(1)",     // off by default in SQLite
+	"synchronous(NORMAL)", // safe with WAL; saves an fsync per commit
+}
+
+func parseSQLite(path string) (target, error) {
+	switch {
+	case path == "":
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite: needs a file path, as in sqlite:data/blog.db; accepted forms: %s", acceptedForms)
+	case strings.HasPrefix(path, "//"):
+		// sqlite://x is read as host x by some tools and as path //x by
+		// others; refuse to guess.
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL must be sqlite:PATH without //, as in sqlite:data/blog.db or sqlite:/var/lib/blog/blog.db")
+	case strings.ContainsAny(path, "?#\x00"):
+		return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite:PATH must not contain ?, # or NUL: the options are set by the application")
+	}
+
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	// Times are stored as integer microseconds since the epoch in UTC: they
+	// sort and compare as numbers and keep PostgreSQL's precision.
+	q.Set("_time_integer_format", "unix_micro")
+	// BEGIN IMMEDIATE takes the write lock at once, so a transaction that
+	// reads and then writes waits for busy_timeout instead of failing with
+	// SQLITE_BUSY when another writer got in between.
+	q.Set("_txlock", "immediate")
+
+	if path != ":memory:" {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite:%s: create directory: %w", path, err)
+			}
+		}
+	}
+	// Without the file: prefix SQLite takes path literally and the driver
+	// strips the query, so no character of path has a URI meaning.
+	return target{dialect: sqliteDialect, dsn: path + "?" + q.Encode()}, nil
+}
+
+// redactedError hides secrets in the message of err and keeps err in the
+// chain for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact returns err with every secret replaced in its message.
+func redact(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if clean := redactString(msg, secrets); clean != msg {
+		return &redactedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// redactString returns s with every secret replaced.
+func redactString(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "xxxxx")
+		}
+	}
+	return s
+}

@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/XSAM/otelsql"
+	"go.opentelemetry.io/otel/metric"
+
+	"example.com/otelstarter/app/internal/blog"
+)
+
+// Store is a [blog.Store] on a SQL database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect *dialect
+	stats   metric.Registration
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ blog.Store = (*Store)(nil)
+
+// Pool settings for PostgreSQL. Idle connections are kept up to the maximum
+// so that a burst does not pay for new connections; they are recycled so that
+// the pool follows a failover or a changed server configuration.
+const (
+	pgMaxOpenConns    = 25
+	pgMaxIdleConns    = 25
+	pgConnMaxLifetime = 30 * time.Minute
+	pgConnMaxIdleTime = 5 * time.Minute
+)
+
+// Open opens the database that databaseURL names, checks that it answers
+// within ctx and applies the pending migrations.
+//
+// databaseURL takes the form of DATABASE_URL: postgres://… or postgresql://…
+// for PostgreSQL (any URL pgx accepts), sqlite:PATH for a SQLite file (its
+// directory is created if missing) or sqlite::memory: for a database that
+// lives as long as the Store. Errors name DATABASE_URL and never contain its
+// password; a database that cannot be reached gives an error that wraps
+// [blog.ErrUnavailable].
+//
+// The pool size suits a small service; tune it through [Store.DB].
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	cfg := newConfig(opts)
+	t, err := parseDatabaseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	d := t.dialect
+
+	db, err := otelsql.Open(d.driver, t.dsn,
+		otelsql.WithTracerProvider(cfg.tracerProvider),
+		otelsql.WithMeterProvider(cfg.meterProvider),
+		otelsql.WithAttributes(d.system),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{
+			// Health checks ping every few seconds: spans without value.
+			Ping: false,
+			// One event per row is too much for a listing.
+			RowsNext: false,
+			// ErrSkip is the driver asking database/sql to take another
+			// path, not a failure.
+			DisableErrSkip: true,
+			// Runs before every reuse of a pooled connection.
+			OmitConnResetSession: true,
+		}),
+		otelsql.WithDisableSkipErrMeasurement(true),
+		// Arguments are never recorded: no WithAttributesGetter here.
+	)
+	if err != nil {
+		return nil, redact(fmt.Errorf("sqlstore: invalid DATABASE_URL for %s: %w", d.name, err), t.secrets)
+	}
+
+	if d == sqliteDialect {
+		// SQLite has one writer at a time. One connection makes writers
+		// queue in the pool, in order and cancellable by ctx, instead of in
+		// SQLite's busy handler, which sleeps and then fails with
+		// SQLITE_BUSY; in-process reads are fast enough not to mind (use
+		// PostgreSQL for concurrency). It is also what sqlite::memory: needs:
+		// every connection to it is a separate database, dropped when the
+		// connection closes, hence no lifetime either.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(pgMaxOpenConns)
+		db.SetMaxIdleConns(pgMaxIdleConns)
+		db.SetConnMaxLifetime(pgConnMaxLifetime)
+		db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	}
+
+	fail := func(err error) (*Store, error) {
+		_ = db.Close()
+		return nil, redact(err, t.secrets)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fail(fmt.Errorf("sqlstore: connect to %s (DATABASE_URL): %w", d.name, markUnavailable(err)))
+	}
+	if err := migrate(ctx, db, d, d.migrations); err != nil {
+		return fail(wrap("migrate "+d.name, err))
+	}
+
+	stats, err := otelsql.RegisterDBStatsMetrics(db,
+		otelsql.WithMeterProvider(cfg.meterProvider),
+		otelsql.WithAttributes(d.system),
+	)
+	if err != nil {
+		return fail(fmt.Errorf("sqlstore: register connection pool metrics: %w", err))
+	}
+	return &Store{db: db, dialect: d, stats: stats}, nil
+}
+
+// markUnavailable wraps err with [blog.ErrUnavailable]: at Open, any failure
+// to ping, a refused password or a missing database included, means the
+// database cannot be used.
+func markUnavailable(err error) error {
+	if errors.Is(err, blog.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", blog.ErrUnavailable, err)
+}
+
+// DB returns the underlying pool, instrumented by otelsql, for tuning and
+// for queries this package does not offer. Closing it closes the Store.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers within ctx. A failure wraps
+// [blog.ErrUnavailable].
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping %s: %w", s.dialect.name, markUnavailable(err))
+	}
+	return nil
+}
+
+// Close stops the pool metrics and closes the database. Only the first
+// call does anything; later calls return its result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.stats.Unregister(), s.db.Close())
+	})
+	return s.closeErr
+}
+
+// now returns the current time as the store keeps it.
+func now() time.Time { return dbTime(time.Now()) }
+
+// dbTime returns t as both databases keep it: UTC, whole microseconds.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// timeScanner scans a timestamp as either driver returns it: time.Time from
+// pgx, integer microseconds since the epoch from SQLite.
+type timeScanner struct{ t *time.Time }
+
+// Scan implements [sql.Scanner].
+func (s timeScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*s.t = dbTime(v)
+	case int64:
+		*s.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", src)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/sqlstore"
+)
+
+func TestSpans(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		s := mustOpen(t, b.newDB(t), sqlstore.WithTracerProvider(tp))
+		ctx := t.Context()
+		before := len(rec.Ended())
+
+		const email, hash = "private.person@example.com", "argon2id$very-secret-hash"
+		if _, err := s.CreateUser(ctx, email, hash); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.CreateUser(ctx, email, hash) // an error on the span
+		wantCode(t, err, blog.CodeEmailTaken)
+		if err := s.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		spans := rec.Ended()[before:]
+
+		wantSystem := map[string]string{"sqlite": "sqlite", "postgres": "postgresql"}[b.name]
+		var inserts int
+		for _, sp := range spans {
+			if strings.Contains(sp.Name(), "ping") {
+				t.Errorf("span %q: pings must not make spans", sp.Name())
+			}
+			attrs := map[attribute.Key]string{}
+			for _, kv := range sp.Attributes() {
+				attrs[kv.Key] = kv.Value.String()
+			}
+			if got := attrs["db.system.name"]; got != wantSystem {
+				t.Errorf("span %q: db.system.name = %q, want %q", sp.Name(), got, wantSystem)
+			}
+			if strings.HasPrefix(attrs["db.query.text"], "INSERT INTO users") {
+				inserts++
+			}
+			// Neither attributes nor recorded errors may hold the arguments.
+			var recorded []string
+			for _, v := range attrs {
+				recorded = append(recorded, v)
+			}
+			for _, ev := range sp.Events() {
+				for _, kv := range ev.Attributes {
+					recorded = append(recorded, kv.Value.String())
+				}
+			}
+			recorded = append(recorded, sp.Status().Description)
+			for _, v := range recorded {
+				if strings.Contains(v, email) || strings.Contains(v, hash) {
+					t.Errorf("span %q records an argument: %q", sp.Name(), v)
+				}
+			}
+		}
+		if inserts != 2 {
+			t.Errorf("%d spans with db.query.text INSERT INTO users, want 2; spans: %v", inserts, spanNames(spans))
+		}
+	})
+}
+
+func spanNames(spans []sdktrace.ReadOnlySpan) []string {
+	var names []string
+	for _, sp := range spans {
+		names = append(names, sp.Name())
+	}
+	return names
+}
+
+func TestMetrics(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		s, err := sqlstore.Open(t.Context(), b.newDB(t), sqlstore.WithMeterProvider(mp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustUser(t, s, "a@example.com")
+
+		got := collect(t, reader)
+		for _, name := range []string{
+			"db.sql.connection.open",
+			"db.sql.connection.max_open",
+			"db.sql.connection.wait",
+			"db.client.operation.duration",
+		} {
+			if !got[name] {
+				t.Errorf("metric %s not collected; got %v", name, got)
+			}
+		}
+
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name := range collect(t, reader) {
+			if strings.HasPrefix(name, "db.sql.connection.") {
+				t.Errorf("metric %s still reported after Close", name)
+			}
+		}
+	})
+}
+
+// collect returns the names of the metrics with data points in reader.
+func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]bool {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if hasPoints(m.Data) {
+				names[m.Name] = true
+			}
+		}
+	}
+	return names
+}
+
+func hasPoints(data metricdata.Aggregation) bool {
+	switch d := data.(type) {
+	case metricdata.Gauge[int64]:
+		return len(d.DataPoints) > 0
+	case metricdata.Sum[int64]:
+		return len(d.DataPoints) > 0
+	case metricdata.Sum[float64]:
+		return len(d.DataPoints) > 0
+	case metricdata.Histogram[float64]:
+		return len(d.DataPoints) > 0
+	}
+	return true
+}
