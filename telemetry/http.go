@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -28,14 +29,33 @@ const UnmatchedRoute = "unmatched"
 
 // httpServerView keeps only bounded attributes on the HTTP server metrics:
 // server.address comes from the client's Host header and would let clients
-// create series at will.
+// create series at will. The SDK keeps filtered-out attributes on exemplars,
+// which would put the Host header into every exemplar (and a long one over
+// OpenMetrics' 128-rune limit for exemplar labels, dropping the exemplar and
+// its trace link), so the reservoir is given none of them.
 var httpServerView = sdkmetric.NewView(
 	sdkmetric.Instrument{Name: "http.server.*"},
-	sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(
-		semconv.HTTPRequestMethodKey, semconv.HTTPRouteKey, semconv.HTTPResponseStatusCodeKey,
-		semconv.URLSchemeKey, semconv.NetworkProtocolVersionKey, semconv.ErrorTypeKey,
-	)},
+	sdkmetric.Stream{
+		AttributeFilter: attribute.NewAllowKeysFilter(
+			semconv.HTTPRequestMethodKey, semconv.HTTPRouteKey, semconv.HTTPResponseStatusCodeKey,
+			semconv.URLSchemeKey, semconv.NetworkProtocolVersionKey, semconv.ErrorTypeKey,
+		),
+		ExemplarReservoirProviderSelector: func(agg sdkmetric.Aggregation) exemplar.ReservoirProvider {
+			provider := sdkmetric.DefaultExemplarReservoirProviderSelector(agg)
+			return func(attrs attribute.Set) exemplar.Reservoir {
+				return withoutFilteredAttrs{provider(attrs)}
+			}
+		},
+	},
 )
+
+// withoutFilteredAttrs is an exemplar reservoir that drops the attributes
+// the view filtered out, keeping only the trace and span IDs.
+type withoutFilteredAttrs struct{ exemplar.Reservoir }
+
+func (r withoutFilteredAttrs) Offer(ctx context.Context, t time.Time, v exemplar.Value, _ []attribute.KeyValue) {
+	r.Reservoir.Offer(ctx, t, v, nil)
+}
 
 // Middleware instruments next, normally an [http.ServeMux] with Go 1.22
 // patterns:
