@@ -363,3 +363,9 @@ func httptestRequest(tb testing.TB, target string) *http.Request {
 	tb.Helper()
 	return httptest.NewRequest(http.MethodGet, target, nil)
 }
+
+func slogDefault() *slog.Logger     { return slog.Default() }
+func setSlogDefault(l *slog.Logger) { slog.SetDefault(l) }
+func slogInfoContext(ctx context.Context, msg string, args ...any) {
+	slog.InfoContext(ctx, msg, args...)
+}
