@@ -122,7 +122,12 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	traceOpts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sampler),
+		// First, so that no later processor or exporter sees a client IP.
+		sdktrace.WithSpanProcessor(redactingSpanProcessor{}),
+	}
 	if cfg.exports(choice, "TRACES") {
 		spanExp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
