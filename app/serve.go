@@ -260,7 +260,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	}
 	a.closers = append(a.closers, checker.Close)
 
-	svc, err := blog.NewService(store, blog.ServiceConfig{Cache: cache, Publisher: hub})
+	svc, err := blog.NewService(store, blog.ServiceConfig{Cache: cache, Publisher: hub, BcryptCost: cfg.BcryptCost})
 	if err != nil {
 		return nil, err
 	}

@@ -99,6 +99,14 @@ func NewService(store Store, cfg ServiceConfig) (*Service, error) {
 		metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
+	// Export the series at zero from the start, so dashboards show 0
+	// rather than "no data" before the first post.
+	s.postsCreated.Add(context.Background(), 0)
+	if s.cache != nil {
+		for _, o := range []metric.AddOption{cacheHit, cacheMiss, cacheError} {
+			s.cacheReqs.Add(context.Background(), 0, o)
+		}
+	}
 	return s, nil
 }
 

@@ -31,6 +31,8 @@ type Config struct {
 	MetricsToken string // METRICS_TOKEN: bearer token for /metrics
 	FrontendDir  string // FRONTEND_DIR: built frontend to serve at /
 
+	BcryptCost int // BCRYPT_COST: password hashing work factor
+
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 }
@@ -117,6 +119,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return nil, &Error{"LOG_FORMAT", "want json or text"}
+	}
+	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST", "10")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
+		return nil, &Error{"BCRYPT_COST", "want an integer from 4 to 16"}
 	}
 	if c.RequestTimeout, err = parseDuration(get("REQUEST_TIMEOUT", ""), 10*time.Second); err != nil {
 		return nil, &Error{"REQUEST_TIMEOUT", err.Error()}

@@ -27,6 +27,9 @@ func (g *wsGauge) init() (err error) {
 	g.active, err = otel.Meter(scope).Int64UpDownCounter("websocket_active_connections",
 		metric.WithDescription("Open WebSocket connections of the live feed."),
 		metric.WithUnit("{connection}"))
+	if err == nil {
+		g.active.Add(context.Background(), 0) // a series from the start
+	}
 	return err
 }
 

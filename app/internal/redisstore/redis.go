@@ -30,6 +30,18 @@ const (
 	PostTTL = 5 * time.Minute
 )
 
+func init() {
+	// go-redis logs reconnect attempts through its own logger to stderr;
+	// send them through slog so they are JSON, correlated and redacted.
+	redis.SetLogger(slogLogger{})
+}
+
+type slogLogger struct{}
+
+func (slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.WarnContext(ctx, "redis.client", slog.String("detail", fmt.Sprintf(format, v...)))
+}
+
 // Client is a Redis client instrumented with OpenTelemetry.
 type Client struct {
 	rdb *redis.Client
