@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"example.com/otelstarter/internal/testenv"
+	"github.com/coder/websocket"
+)
+
+func TestBadConfigStopsTheStartWithOneLine(t *testing.T) {
+	for _, tc := range []struct{ key, val string }{
+		{"DATABASE_URL", "mysql://root:hunter2@db/blog"},
+		{"REDIS_URL", "http://cache"},
+		{"LOG_LEVEL", "loud"},
+		{"HTTP_ADDR", "8080"},
+		{"SENTRY_DSN", "not a dsn"},
+		{"OTEL_TRACES_SAMPLER", "sometimes"},
+		{"OTEL_TRACES_EXPORTER", "carrier-pigeon"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			// OTEL_* are read from the process environment by the SDK.
+			env := map[string]string{tc.key: tc.val, "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")}
+			if tc.key == "DATABASE_URL" {
+				env["DATABASE_URL"] = tc.val
+			}
+			if strings.HasPrefix(tc.key, "OTEL_") {
+				t.Setenv(tc.key, tc.val)
+			}
+			var out bytes.Buffer
+			err := run(context.Background(), nil, func(k string) string { return env[k] }, &out, io.Discard)
+			if err == nil {
+				t.Fatal("started with a bad value")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.key) || strings.Contains(msg, "\n") || strings.Contains(msg, "hunter2") {
+				t.Fatalf("error = %q: want one line naming %s, without secrets", msg, tc.key)
+			}
+		})
+	}
+}
+
+func TestUnknownArgument(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"bogus"}, func(string) string { return "" }, io.Discard, &stderr); err == nil {
+		t.Fatal("accepted an unknown argument")
+	}
+	if !strings.Contains(stderr.String(), "usage") {
+		t.Fatalf("no usage on stderr: %q", stderr.String())
+	}
+}
+
+// TestBinaryLifecycle builds and starts the real binary: it serves, keeps
+// /metrics on the admin listener only (behind METRICS_TOKEN), answers the
+// container healthcheck, and on SIGTERM closes WebSockets and exits 0.
+func TestBinaryLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "app")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	httpAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr,
+		"DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "blog.db"),
+		"METRICS_TOKEN=scrape-secret", "FRONTEND_DIR="+t.TempDir(),
+		"OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=none",
+	)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	base := "http://" + httpAddr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 10s: %v\n%s", err, stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	status := func(url string, hdr ...string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(base + "/metrics"); got != 404 {
+		t.Errorf("public /metrics = %d, want 404", got)
+	}
+	if got := status("http://" + adminAddr + "/metrics"); got != 401 {
+		t.Errorf("admin /metrics without token = %d, want 401", got)
+	}
+	if got := status("http://"+adminAddr+"/metrics", "Authorization", "Bearer scrape-secret"); got != 200 {
+		t.Errorf("admin /metrics with token = %d, want 200", got)
+	}
+
+	hc := exec.Command(bin, "healthcheck")
+	hc.Env = append(os.Environ(), "HTTP_ADDR="+httpAddr)
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Errorf("app healthcheck: %v %s", err, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+httpAddr+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("WebSocket read after SIGTERM: %v, want close 1001 going away", err)
+	}
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) || err != nil {
+			t.Fatalf("exit: %v\n%s", err, stdout.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15s after SIGTERM\n%s", stdout.String())
+	}
+
+	// Every line on stdout is one JSON object; the last says it stopped.
+	var last map[string]any
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			t.Fatalf("not a JSON line: %q", sc.Text())
+		}
+	}
+	if last["msg"] != "server.stopped" {
+		t.Fatalf("last line = %v, want server.stopped", last)
+	}
+}
