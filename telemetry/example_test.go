@@ -1,0 +1,76 @@
+package telemetry_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+
+	"example.com/otelstarter/telemetry"
+)
+
+func ExampleSetup() {
+	ctx := context.Background()
+	tel, err := telemetry.Setup(ctx,
+		telemetry.WithServiceVersion("1.0.0"),
+		telemetry.WithLogWriter(io.Discard), // os.Stdout by default
+		telemetry.WithoutGlobals(),          // keeps the example self-contained
+	)
+	if err != nil {
+		log.Fatal(err) // a *telemetry.ConfigError names the bad variable
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/posts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		tel.Logger.InfoContext(r.Context(), "post read", "post_id", r.PathValue("id"))
+		fmt.Fprintln(w, `{"id":1}`)
+	})
+	srv := httptest.NewServer(tel.Middleware(mux))
+	defer srv.Close()
+
+	res, err := http.Get(srv.URL + "/api/posts/1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res.Body.Close()
+	id := res.Header.Get(telemetry.RequestIDHeader)
+	fmt.Println(res.StatusCode, regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id))
+	// Output: 200 true
+}
+
+func ExampleTelemetry_Middleware() {
+	tel, err := telemetry.Setup(context.Background(), telemetry.WithLogWriter(io.Discard), telemetry.WithoutGlobals())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/posts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		// r.Pattern names the span and labels the metrics.
+		fmt.Fprintln(w, r.Pattern)
+	})
+	mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("bug") })
+	handler := tel.Middleware(mux)
+
+	for _, path := range []string{"/api/posts/7", "/panic"} {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		fmt.Print(w.Code, " ", w.Body.String())
+	}
+	// Output:
+	// 200 GET /api/posts/{id}
+	// 500 {"error":{"code":"internal","message":"internal server error"}}
+}
+
+func ExampleRedactString() {
+	fmt.Println(telemetry.RedactString("login by alice@example.com from 203.0.113.7:51234"))
+	fmt.Println(telemetry.RedactString("GET /api/posts/{id} took 1.5ms at 12:30:45"))
+	// Output:
+	// login by [REDACTED] from [REDACTED]:51234
+	// GET /api/posts/{id} took 1.5ms at 12:30:45
+}
