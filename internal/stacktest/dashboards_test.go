@@ -1,0 +1,381 @@
+package stacktest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v4"
+)
+
+// dashboard is the part of a Grafana dashboard JSON the tests read.
+type dashboard struct {
+	file       string
+	UID        string  `json:"uid"`
+	Title      string  `json:"title"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	ID         int                 `json:"id"`
+	Type       string              `json:"type"`
+	Title      string              `json:"title"`
+	Datasource *datasource         `json:"datasource"`
+	Targets    []target            `json:"targets"`
+	Panels     []panel             `json:"panels"` // collapsed rows
+	GridPos    *struct{ W, H int } `json:"gridPos"`
+}
+
+type datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type target struct {
+	RefID      string      `json:"refId"`
+	Datasource *datasource `json:"datasource"`
+	Expr       string      `json:"expr"`  // PromQL or LogQL
+	Query      string      `json:"query"` // TraceQL
+	QueryType  string      `json:"queryType"`
+	Exemplar   bool        `json:"exemplar"`
+}
+
+// query is one expression of one panel.
+type query struct {
+	dashboard, panel, lang, expr string
+}
+
+func (q query) String() string { return fmt.Sprintf("%s / %q: %s", q.dashboard, q.panel, q.expr) }
+
+func loadDashboards(tb testing.TB) []dashboard {
+	tb.Helper()
+	files, err := filepath.Glob(repoPath(tb, "grafana", "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no dashboards in grafana/dashboards (%v)", err)
+	}
+	var out []dashboard
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var d dashboard
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		if err := dec.Decode(&d); err != nil {
+			tb.Fatalf("%s is not valid JSON: %v", filepath.Base(f), err)
+		}
+		d.file = filepath.Base(f)
+		out = append(out, d)
+	}
+	return out
+}
+
+func allPanels(ps []panel) []panel {
+	var out []panel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, allPanels(p.Panels)...)
+	}
+	return out
+}
+
+// queries returns every expression of every dashboard, by language.
+func queries(tb testing.TB, ds []dashboard, uids map[string]string) []query {
+	tb.Helper()
+	var out []query
+	for _, d := range ds {
+		for _, p := range allPanels(d.Panels) {
+			for _, tg := range p.Targets {
+				src := tg.Datasource
+				if src == nil {
+					src = p.Datasource
+				}
+				if src == nil {
+					continue
+				}
+				switch uids[src.UID] {
+				case "prometheus":
+					out = append(out, query{d.Title, p.Title, "promql", tg.Expr})
+				case "loki":
+					out = append(out, query{d.Title, p.Title, "logql", tg.Expr})
+				case "tempo":
+					out = append(out, query{d.Title, p.Title, "traceql", tg.Query})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// provisionedDatasources maps UID to type from the Grafana provisioning file.
+func provisionedDatasources(tb testing.TB) map[string]string {
+	tb.Helper()
+	raw, err := os.ReadFile(repoPath(tb, "grafana", "provisioning", "datasources", "datasources.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var f struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			Name     string         `yaml:"name"`
+			UID      string         `yaml:"uid"`
+			Type     string         `yaml:"type"`
+			URL      string         `yaml:"url"`
+			JSONData map[string]any `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		tb.Fatalf("datasources.yaml: %v", err)
+	}
+	out := map[string]string{}
+	for _, d := range f.Datasources {
+		out[d.UID] = d.Type
+	}
+	return out
+}
+
+func TestDatasourcesProvisioning(t *testing.T) {
+	raw, err := os.ReadFile(repoPath(t, "grafana", "provisioning", "datasources", "datasources.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Datasources []struct {
+			UID      string         `yaml:"uid"`
+			Type     string         `yaml:"type"`
+			URL      string         `yaml:"url"`
+			JSONData map[string]any `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	byUID := map[string]map[string]any{}
+	for _, d := range f.Datasources {
+		byUID[d.UID] = d.JSONData
+		if d.UID != d.Type {
+			t.Errorf("datasource %s has type %s; the fixed UIDs are the type names", d.UID, d.Type)
+		}
+	}
+	for _, uid := range []string{"prometheus", "loki", "tempo"} {
+		if byUID[uid] == nil {
+			t.Fatalf("no datasource with uid %q", uid)
+		}
+	}
+	// The links between signals, read as Grafana reads them.
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	for _, c := range []struct{ uid, key, want string }{
+		{"prometheus", "exemplarTraceIdDestinations", `"datasourceUid":"tempo"`},
+		{"prometheus", "exemplarTraceIdDestinations", `"name":"trace_id"`},
+		{"loki", "derivedFields", `"datasourceUid":"tempo"`},
+		{"loki", "derivedFields", `"matcherRegex":"trace_id"`},
+		{"tempo", "tracesToLogsV2", `"datasourceUid":"loki"`},
+		{"tempo", "tracesToLogsV2", `"filterByTraceID":true`},
+		{"tempo", "tracesToMetrics", `"datasourceUid":"prometheus"`},
+		{"tempo", "serviceMap", `"datasourceUid":"prometheus"`},
+		{"tempo", "nodeGraph", `"enabled":true`},
+	} {
+		if got := js(byUID[c.uid][c.key]); !strings.Contains(got, c.want) {
+			t.Errorf("%s jsonData.%s = %s, want it to contain %s", c.uid, c.key, got, c.want)
+		}
+	}
+	// Grafana expands $VAR in provisioning files; literal $ must be written $$.
+	if m := regexp.MustCompile(`[^$]\$\{__`).FindString(string(raw)); m != "" {
+		t.Errorf("datasources.yaml has %q: Grafana would expand it as an environment variable; write $${__…}", m)
+	}
+	// The Tempo queries linking to metrics must parse.
+	for _, q := range byUID["tempo"]["tracesToMetrics"].(map[string]any)["queries"].([]any) {
+		expr := strings.ReplaceAll(q.(map[string]any)["query"].(string), "$$__tags", `service_name="x"`)
+		if _, err := parsePromQL(expr); err != nil {
+			t.Errorf("tracesToMetrics query %q: %v", expr, err)
+		}
+	}
+}
+
+func TestDashboardsProvisioning(t *testing.T) {
+	raw, err := os.ReadFile(repoPath(t, "grafana", "provisioning", "dashboards", "dashboards.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Providers []struct {
+			Type    string `yaml:"type"`
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Providers) != 1 || f.Providers[0].Type != "file" {
+		t.Fatalf("want one file provider, got %+v", f.Providers)
+	}
+	// The provider reads the directory compose mounts grafana/dashboards on.
+	project := loadCompose(t)
+	mounted := false
+	for _, v := range project.Services["grafana"].Volumes {
+		if v.Target == f.Providers[0].Options.Path && v.Source == repoPath(t, "grafana", "dashboards") {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("grafana/dashboards is not mounted at the provider path %s", f.Providers[0].Options.Path)
+	}
+}
+
+func TestDashboardsStatic(t *testing.T) {
+	uids := provisionedDatasources(t)
+	ds := loadDashboards(t)
+	wantTitles := []string{"Blog API / Dependencies", "Blog API / Go runtime", "Blog API / Logs & errors", "Blog API / Service overview"}
+	var titles []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		titles = append(titles, d.Title)
+		if d.UID == "" || seen[d.UID] {
+			t.Errorf("%s: missing or duplicate uid %q", d.file, d.UID)
+		}
+		seen[d.UID] = true
+		ids := map[int]bool{}
+		for _, p := range allPanels(d.Panels) {
+			if ids[p.ID] {
+				t.Errorf("%s: duplicate panel id %d", d.file, p.ID)
+			}
+			ids[p.ID] = true
+			if p.Type == "row" {
+				continue
+			}
+			if p.GridPos == nil || p.GridPos.W == 0 || p.GridPos.H == 0 {
+				t.Errorf("%s / %q: no gridPos", d.file, p.Title)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s / %q: no queries", d.file, p.Title)
+			}
+			for _, src := range append([]*datasource{p.Datasource}, targetSources(p)...) {
+				if src == nil {
+					t.Errorf("%s / %q: a query without a datasource", d.file, p.Title)
+					continue
+				}
+				if typ, ok := uids[src.UID]; !ok {
+					t.Errorf("%s / %q: datasource uid %q is not provisioned", d.file, p.Title, src.UID)
+				} else if src.Type != typ {
+					t.Errorf("%s / %q: datasource %q has type %q, provisioned as %q", d.file, p.Title, src.UID, src.Type, typ)
+				}
+			}
+		}
+	}
+	sort.Strings(titles)
+	if strings.Join(titles, "|") != strings.Join(wantTitles, "|") {
+		t.Errorf("dashboards = %v, want %v", titles, wantTitles)
+	}
+
+	qs := queries(t, ds, uids)
+	langs := map[string]int{}
+	for _, q := range qs {
+		langs[q.lang]++
+		var err error
+		switch q.lang {
+		case "promql":
+			_, err = parsePromQL(expandGrafanaVars(q.expr))
+			if err == nil && strings.Contains(q.expr, "rate(") && !strings.Contains(q.expr, "[") {
+				err = fmt.Errorf("rate without a range")
+			}
+		case "logql":
+			err = checkLogQL(expandGrafanaVars(q.expr))
+		case "traceql":
+			err = checkTraceQL(q.expr)
+		}
+		if err != nil {
+			t.Errorf("%s\n\t%v", q, err)
+		}
+		if unknown := regexp.MustCompile(`\$[A-Za-z_{]+`).FindAllString(expandGrafanaVars(q.expr), -1); len(unknown) > 0 && q.lang != "traceql" {
+			t.Errorf("%s: unknown variables %v", q, unknown)
+		}
+	}
+	if langs["promql"] < 30 || langs["logql"] < 4 || langs["traceql"] < 1 {
+		t.Errorf("queries by language = %v; did a dashboard lose its panels?", langs)
+	}
+}
+
+func targetSources(p panel) []*datasource {
+	var out []*datasource
+	for _, t := range p.Targets {
+		out = append(out, t.Datasource)
+	}
+	return out
+}
+
+// grafanaVars are the values the tests give Grafana's built-in variables and
+// the dashboards' own (the trace-ID textbox is empty by default).
+var grafanaVars = strings.NewReplacer(
+	"$__rate_interval", "1m",
+	"$__interval", "15s",
+	"$__auto", "1m",
+	"$__range", "5m",
+	"${trace_id}", "",
+	"$trace_id", "",
+)
+
+func expandGrafanaVars(expr string) string { return grafanaVars.Replace(expr) }
+
+func parsePromQL(expr string) (parser.Expr, error) {
+	return parser.NewParser(parser.Options{}).ParseExpr(expr)
+}
+
+// checkDashboardsLive runs every Prometheus panel query of every dashboard
+// against the Prometheus of the end-to-end test and requires data from each.
+func checkDashboardsLive(t *testing.T, s *stack) {
+	uids := provisionedDatasources(t)
+	var pending []query
+	for _, q := range queries(t, loadDashboards(t), uids) {
+		if q.lang != "promql" {
+			continue
+		}
+		if !s.redis && strings.Contains(q.expr, `db_system="redis"`) {
+			t.Logf("!!! not checked without Redis: %s", q)
+			continue
+		}
+		pending = append(pending, q)
+	}
+	total := len(pending)
+	ctx := context.Background()
+	deadline := time.Now().Add(45 * time.Second)
+	var last map[string]error
+	for len(pending) > 0 {
+		last = map[string]error{}
+		var still []query
+		for _, q := range pending {
+			res, err := s.prom.query(ctx, expandGrafanaVars(q.expr))
+			if err == nil && len(res) == 0 {
+				err = fmt.Errorf("no data")
+			}
+			if err != nil {
+				last[q.String()] = err
+				still = append(still, q)
+			}
+		}
+		pending = still
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for q, err := range last {
+		t.Errorf("%s\n\t%v", q, err)
+	}
+	t.Logf("%d of %d Prometheus panel queries returned data", total-len(pending), total)
+}

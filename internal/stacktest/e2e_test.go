@@ -1,0 +1,389 @@
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stack is everything TestStackEndToEnd started.
+type stack struct {
+	appURL, appAdmin string
+	collectorHTTP    string // the shipped collector's OTLP/HTTP receiver
+	sinkDir          string
+	prom             promClient
+	redis            bool
+	procs            []*process
+}
+
+// startStack runs, on free loopback ports: a sink collector standing in for
+// Tempo and Loki, Prometheus with the shipped rules, the collector with the
+// shipped collector/config.yaml, and the real app sending to it.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	otelcolBin := otelcol(t)
+	promBin := needProgram(t, "prometheus", "`apt-get install -y prometheus` (Debian's Prometheus 2.42 server and promtool)")
+	appBin := buildApp(t)
+	dir := t.TempDir()
+	s := &stack{}
+
+	appHTTP, appAdmin := freeAddr(t), freeAddr(t)
+	colMetrics := freeAddr(t)
+	promAddr := freeAddr(t)
+
+	// 1. Prometheus with the shipped rules, scraping the app and the collector.
+	promCfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %s
+scrape_configs:
+  - job_name: blog-api
+    static_configs:
+      - targets: [%q]
+  - job_name: otel-collector
+    static_configs:
+      - targets: [%q]
+`, repoPath(t, "prometheus", "rules", "*.yml"), appAdmin, colMetrics)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(promCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := start(t, "prometheus", nil, promBin,
+		"--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr,
+		"--web.enable-remote-write-receiver",
+		"--enable-feature=exemplar-storage",
+		"--log.level=warn",
+	)
+	s.prom = promClient{base: "http://" + promAddr}
+
+	// 2. The sink standing in for Tempo and Loki, and the shipped collector
+	// config in front of it, keeping every trace so every route shows up.
+	p := startCollectors(t, otelcolBin, colMetrics, "http://"+promAddr+"/api/v1/write", "OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
+	s.collectorHTTP, s.sinkDir = p.collectorHTTP, p.sinkDir
+	sink, collector := p.sink, p.collector
+	waitFor(t, "prometheus ready", 60*time.Second, func() error { return httpOK(s.prom.base + "/-/ready") }, prom)
+
+	// 4. The real app.
+	env := []string{
+		"HTTP_ADDR=" + appHTTP,
+		"ADMIN_ADDR=" + appAdmin,
+		"DATABASE_URL=sqlite:" + filepath.Join(dir, "blog.db"),
+		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
+		"OTEL_SERVICE_NAME=blog-api",
+		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=test",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.collectorHTTP,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=otlp",
+		"OTEL_METRICS_EXPORTER=prometheus",
+		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_BLRP_SCHEDULE_DELAY=200",
+		"SENTRY_DSN=",
+		"METRICS_TOKEN=",
+		"LOG_LEVEL=info",
+	}
+	if url, ok := reachableRedis(t); ok {
+		env = append(env, "REDIS_URL="+url)
+		s.redis = true
+	} else {
+		env = append(env, "REDIS_URL=")
+	}
+	app := start(t, "app", env, appBin)
+	s.appURL, s.appAdmin = "http://"+appHTTP, "http://"+appAdmin
+	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(s.appURL + "/readyz") }, app)
+	s.procs = []*process{sink, prom, collector, app}
+	return s
+}
+
+// buildApp compiles ./app into a temporary directory.
+func buildApp(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(repoPath(t, "app", "main.go")); err != nil {
+		missing(t, "the app (app/main.go)", "the Go service is not written yet")
+	}
+	bin := filepath.Join(t.TempDir(), "app")
+	out, err := run(t, repoRoot(t), "go", "build", "-o", bin, "./app")
+	if err != nil {
+		t.Fatalf("go build ./app: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// reachableRedis returns a Redis URL on a database the tests may use freely.
+func reachableRedis(t *testing.T) (string, bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+	if err != nil {
+		msg := "redis-server is not running on 127.0.0.1:6379 (`apt-get install -y redis-server`, then start it): Redis spans and panels are not checked"
+		if inCI() {
+			t.Fatal(msg)
+		}
+		t.Log("!!! " + msg)
+		return "", false
+	}
+	c.Close()
+	return "redis://127.0.0.1:6379/15", true
+}
+
+// warmUp sends a fixed set of requests whose telemetry the test asserts on.
+func (s *stack) warmUp(t *testing.T) {
+	t.Helper()
+	call := func(method, path, token string, body any) (int, []byte) {
+		t.Helper()
+		var rd *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, _ := http.NewRequest(method, s.appURL+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(resp.Body)
+		return resp.StatusCode, buf.Bytes()
+	}
+	creds := map[string]string{"email": "warmup@example.com", "password": "warm-up-password-1"}
+	if code, body := call("POST", "/api/users", "", creds); code != 201 && code != 409 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	code, body := call("POST", "/api/login", "", creds)
+	var login struct{ Token string }
+	if code != 200 || json.Unmarshal(body, &login) != nil || login.Token == "" {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	code, body = call("POST", "/api/posts", login.Token, map[string]string{"title": "Warm-up", "body": "Telemetry check"})
+	var post struct{ ID int64 }
+	if code != 201 || json.Unmarshal(body, &post) != nil {
+		t.Fatalf("create post: %d %s", code, body)
+	}
+	for range 5 {
+		if code, body := call("GET", fmt.Sprintf("/api/posts/%d", post.ID), "", nil); code != 200 {
+			t.Fatalf("get post: %d %s", code, body)
+		}
+	}
+	call("GET", "/api/posts/987654321", "", nil)
+	call("GET", "/api/health", "", nil)
+}
+
+// demoTraffic runs `app traffic`, which calls package traffic's Run.
+func (s *stack) demoTraffic(t *testing.T, appBin string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, appBin, "traffic", "-url", s.appURL, "-duration", d.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		msg := fmt.Sprintf("`app traffic -url … -duration …` failed (%v): %s", err, tail(string(out), 2000))
+		if inCI() {
+			t.Fatal(msg)
+		}
+		t.Log("!!! " + msg + "\n!!! continuing with the warm-up requests only")
+	}
+}
+
+func TestStackEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the app, two collectors and Prometheus; run without -short")
+	}
+	s := startStack(t)
+	appBin := s.procs[3].cmd.Path
+	ctx := context.Background()
+
+	s.warmUp(t)
+	s.demoTraffic(t, appBin, 15*time.Second)
+
+	tracesPath := filepath.Join(s.sinkDir, "traces.jsonl")
+	logsPath := filepath.Join(s.sinkDir, "logs.jsonl")
+
+	t.Run("health probes never reach Tempo", func(t *testing.T) {
+		spans, _ := readSpans(tracesPath)
+		for _, sp := range spans {
+			if r, _ := sp.Attributes.get("http.route"); sp.Kind == spanKindServer && isProbe(r) {
+				t.Errorf("health probe trace %s (%s) reached Tempo", sp.TraceID, r)
+			}
+		}
+	})
+
+	t.Run("app traces carry SQL and Redis child spans", func(t *testing.T) {
+		var spans []span
+		check := func() error {
+			var err error
+			if spans, err = readSpans(tracesPath); err != nil {
+				return err
+			}
+			byTrace := map[string][]span{}
+			for _, sp := range spans {
+				if sp.Service == "blog-api" {
+					byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
+				}
+			}
+			var sawSQL, sawRedis bool
+			for _, tr := range byTrace {
+				server := slices.IndexFunc(tr, func(s span) bool { return s.Kind == spanKindServer && s.ParentSpanID == "" })
+				if server < 0 {
+					continue
+				}
+				sawSQL = sawSQL || slices.ContainsFunc(tr, isSQLSpan)
+				sawRedis = sawRedis || slices.ContainsFunc(tr, isRedisSpan)
+			}
+			switch {
+			case len(byTrace) == 0:
+				return fmt.Errorf("no blog-api traces among %d spans", len(spans))
+			case !sawSQL:
+				return fmt.Errorf("no trace with a SQL child span among %d blog-api traces", len(byTrace))
+			case s.redis && !sawRedis:
+				return fmt.Errorf("no trace with a Redis child span among %d blog-api traces", len(byTrace))
+			}
+			return nil
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for err := check(); err != nil; err = check() {
+			if time.Now().After(deadline) {
+				names := map[string]int{}
+				for _, sp := range spans {
+					names[sp.Service+" "+sp.Name]++
+				}
+				t.Fatalf("%v; span names: %v", err, names)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
+	t.Run("app logs carry trace IDs and no personal data", func(t *testing.T) {
+		logs, err := readLogs(logsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var app, withTrace int
+		email := regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+		for _, l := range logs {
+			text := l.Body.String()
+			for _, a := range l.Attributes {
+				text += " " + a.Value.String()
+			}
+			if m := email.FindString(text); m != "" {
+				t.Errorf("an email reached Loki (service %s): %q", l.Service, m)
+			}
+			if l.Service != "blog-api" {
+				continue
+			}
+			app++
+			if l.TraceID != "" && strings.Trim(l.TraceID, "0") != "" {
+				withTrace++
+			}
+		}
+		if app == 0 {
+			t.Fatal("no blog-api log records reached the Loki stand-in")
+		}
+		if withTrace == 0 {
+			t.Errorf("none of %d blog-api log records has a trace_id", app)
+		}
+	})
+
+	t.Run("metrics reach Prometheus", func(t *testing.T) {
+		for _, expr := range []string{
+			`sum(traces_span_metrics_calls_total{service_name="blog-api"})`,
+			`sum(http_server_request_duration_seconds_count{job="blog-api"})`,
+			`up{job="otel-collector"} == 1`,
+			`job:slo_availability_errors:ratio_rate5m{job="blog-api"}`,
+		} {
+			waitFor(t, expr, 30*time.Second, func() error {
+				res, err := s.prom.query(ctx, expr)
+				if err != nil {
+					return err
+				}
+				if len(res) == 0 {
+					return fmt.Errorf("no data")
+				}
+				return nil
+			}, s.procs...)
+		}
+	})
+
+	t.Run("exemplars carry trace IDs", func(t *testing.T) {
+		for _, expr := range []string{
+			`traces_span_metrics_duration_seconds_bucket{service_name="blog-api"}`,
+			`http_server_request_duration_seconds_bucket{job="blog-api"}`,
+		} {
+			waitFor(t, "exemplars of "+expr, 30*time.Second, func() error {
+				series, err := s.prom.exemplars(ctx, expr, 10*time.Minute)
+				if err != nil {
+					return err
+				}
+				for _, se := range series {
+					for _, ex := range se.Exemplars {
+						if len(ex.Labels["trace_id"]) == 32 {
+							return nil
+						}
+					}
+				}
+				return fmt.Errorf("no exemplar with a trace_id among %d series", len(series))
+			}, s.procs...)
+		}
+	})
+
+	t.Run("every dashboard query returns data", func(t *testing.T) {
+		checkDashboardsLive(t, s)
+	})
+}
+
+func isSQLSpan(s span) bool {
+	sys, ok := s.Attributes.get("db.system.name")
+	if !ok {
+		sys, ok = s.Attributes.get("db.system")
+	}
+	return s.Kind == spanKindClient && ok && sys != "redis" || strings.HasPrefix(s.Name, "sql.")
+}
+
+func isRedisSpan(s span) bool {
+	sys, ok := s.Attributes.get("db.system.name")
+	if !ok {
+		sys, _ = s.Attributes.get("db.system")
+	}
+	return sys == "redis"
+}
+
+var (
+	randMu sync.Mutex
+	randN  uint64 = uint64(time.Now().UnixNano())
+)
+
+// randHex returns n random bytes in hex (IDs for synthetic spans).
+func randHex(n int) string {
+	randMu.Lock()
+	defer randMu.Unlock()
+	var b strings.Builder
+	for range n {
+		randN = randN*6364136223846793005 + 1442695040888963407
+		fmt.Fprintf(&b, "%02x", byte(randN>>56))
+	}
+	return b.String()
+}
+
+func ptr[T any](v T) *T { return &v }

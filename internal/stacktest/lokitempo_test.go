@@ -1,0 +1,284 @@
+package stacktest
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v4"
+)
+
+// Loki and Tempo are AGPL and cannot run here, so their configs are checked
+// against the documented configuration of the pinned versions (Loki 3.7,
+// "Grafana Loki configuration parameters"; Tempo 2.10, "Configure Tempo").
+// A schema maps each allowed key to the schema of its value; nil accepts any
+// value (a leaf, or a block this stack does not use). A "[]" key describes
+// the elements of a list. An unknown key fails: Loki and Tempo refuse to
+// start on one, and a typo would otherwise only show under docker compose.
+type schema map[string]schema
+
+func keys(names ...string) schema {
+	s := schema{}
+	for _, n := range names {
+		s[n] = nil
+	}
+	return s
+}
+
+func (s schema) with(name string, sub schema) schema { s[name] = sub; return s }
+
+var attributesConfig = schema{"[]": keys("action", "attributes", "regex")}
+
+var lokiSchema = keys(
+	"target", "auth_enabled", "ballast_bytes", "shutdown_delay", "use_buffered_logger", "use_sync_logger",
+	"distributor", "querier", "query_scheduler", "frontend", "query_range", "ruler_storage",
+	"ingester_client", "ingester", "block_builder", "block_scheduler", "pattern_ingester", "index_gateway",
+	"bloom_build", "bloom_gateway", "storage_config", "chunk_store_config", "frontend_worker",
+	"table_manager", "memberlist", "kafka_config", "dataobj", "runtime_config", "operational_config",
+	"tracing", "profiling", "ui", "compactor_grpc_client", "limits_config", "compactor", "ruler", "analytics",
+	"server", "common", "schema_config",
+).
+	with("server", keys("http_listen_network", "http_listen_address", "http_listen_port", "grpc_listen_network",
+		"grpc_listen_address", "grpc_listen_port", "log_level", "log_format", "http_server_read_timeout",
+		"http_server_write_timeout", "http_server_idle_timeout", "grpc_server_max_recv_msg_size",
+		"grpc_server_max_send_msg_size", "register_instrumentation", "graceful_shutdown_timeout", "http_path_prefix")).
+	with("common", keys("path_prefix", "replication_factor", "instance_addr", "instance_interface_names",
+		"compactor_address", "compactor_grpc_address", "persist_tokens").
+		with("ring", keys("kvstore", "heartbeat_period", "heartbeat_timeout", "instance_addr").
+			with("kvstore", keys("store", "prefix", "consul", "etcd", "multi"))).
+		with("storage", keys("s3", "gcs", "azure", "alibabacloud", "bos", "swift", "cos", "hedging", "congestion_control", "object_store").
+			with("filesystem", keys("chunks_directory", "rules_directory")))).
+	with("schema_config", schema{"configs": schema{"[]": keys("from", "store", "object_store", "schema", "chunks", "row_shards").
+		with("index", keys("prefix", "period", "tags"))}}).
+	with("limits_config", keys("ingestion_rate_strategy", "ingestion_rate_mb", "ingestion_burst_size_mb",
+		"max_label_name_length", "max_label_value_length", "max_label_names_per_series", "reject_old_samples",
+		"reject_old_samples_max_age", "creation_grace_period", "max_line_size", "max_line_size_truncate",
+		"discover_service_name", "discover_log_levels", "log_level_fields", "use_owned_stream_count",
+		"max_streams_per_user", "max_global_streams_per_user", "unordered_writes", "per_stream_rate_limit",
+		"per_stream_rate_limit_burst", "max_query_length", "max_query_parallelism", "max_query_series",
+		"max_query_lookback", "max_entries_limit_per_query", "max_cache_freshness_per_query", "split_queries_by_interval",
+		"query_timeout", "volume_enabled", "volume_max_series", "retention_period", "retention_stream",
+		"allow_structured_metadata", "max_structured_metadata_size", "max_structured_metadata_entries_count",
+		"deletion_mode", "shard_streams", "pattern_persistence_enabled").
+		with("otlp_config", keys("severity_text_as_label").
+			with("resource_attributes", keys("ignore_defaults").with("attributes_config", attributesConfig)).
+			with("scope_attributes", attributesConfig).
+			with("log_attributes", attributesConfig))).
+	with("compactor", keys("working_directory", "compaction_interval", "apply_retention_interval",
+		"retention_enabled", "retention_delete_delay", "retention_delete_worker_count", "retention_table_timeout",
+		"delete_request_store", "delete_request_store_key_prefix", "delete_batch_size", "delete_request_cancel_period",
+		"delete_max_interval", "max_compaction_parallelism", "upload_parallelism", "compactor_ring")).
+	with("ruler", keys("external_url", "alertmanager_url", "enable_alertmanager_v2", "enable_api", "rule_path",
+		"storage", "ring", "evaluation_interval", "poll_interval", "wal", "remote_write")).
+	with("analytics", keys("reporting_enabled", "usage_stats_url"))
+
+var tempoSchema = keys(
+	"target", "http_api_prefix", "multitenancy_enabled", "stream_over_http_enabled", "shutdown_delay",
+	"autocomplete_filtering_enabled", "enable_go_runtime_metrics", "memberlist", "query_frontend", "querier",
+	"cache", "ingest", "block_builder", "backend_scheduler", "backend_worker", "live_store", "partition_ring_live_store",
+	"server", "distributor", "ingester", "compactor", "metrics_generator", "storage", "overrides", "usage_report",
+).
+	with("server", keys("http_listen_address", "http_listen_port", "grpc_listen_address", "grpc_listen_port",
+		"log_level", "log_format", "graceful_shutdown_timeout", "http_server_read_timeout", "http_server_write_timeout",
+		"grpc_server_max_recv_msg_size", "grpc_server_max_send_msg_size")).
+	with("distributor", keys("ring", "log_received_spans", "log_discarded_spans", "metric_received_spans",
+		"forwarders", "extend_writes", "retry_after_on_resource_exhausted", "max_attribute_bytes", "usage").
+		with("receivers", keys("jaeger", "zipkin", "opencensus", "kafka").
+			with("otlp", schema{"protocols": schema{
+				"grpc": keys("endpoint", "max_recv_msg_size_mib", "tls", "keepalive", "include_metadata"),
+				"http": keys("endpoint", "cors", "tls", "include_metadata"),
+			}}))).
+	with("ingester", keys("lifecycler", "trace_idle_period", "max_block_bytes", "max_block_duration",
+		"complete_block_timeout", "concurrent_flushes", "flush_check_period", "flush_op_timeout",
+		"override_ring_key", "flush_all_on_shutdown")).
+	with("compactor", keys("ring", "disabled").with("compaction", keys("block_retention", "compacted_block_retention",
+		"compaction_window", "max_compaction_objects", "max_block_bytes", "retention_concurrency",
+		"max_time_per_tenant", "compaction_cycle", "v2_in_buffer_bytes", "v2_out_buffer_bytes", "v2_prefetch_traces_count"))).
+	with("metrics_generator", keys("ring", "metrics_ingestion_time_range_slack", "query_timeout", "override_ring_key",
+		"codec", "assigned_partitions", "disable_grpc").
+		with("registry", keys("collection_interval", "stale_duration", "max_label_name_length", "max_label_value_length",
+			"external_labels", "inject_tenant_id_as")).
+		with("storage", keys("path", "wal", "remote_write_flush_deadline", "remote_write_add_org_id_header").
+			with("remote_write", schema{"[]": keys("url", "send_exemplars", "headers", "name", "remote_timeout",
+				"basic_auth", "authorization", "tls_config", "queue_config", "metadata_config", "write_relabel_configs",
+				"send_native_histograms", "protobuf_message")})).
+		with("traces_storage", keys("path", "v2_encoding", "search_encoding", "ingestion_time_range_slack", "version")).
+		with("traces_query_storage", keys("path")).
+		with("processor", keys("host_info").
+			with("service_graphs", keys("wait", "max_items", "workers", "histogram_buckets", "dimensions",
+				"enable_client_server_prefix", "enable_messaging_system_latency_histogram", "enable_virtual_node_label",
+				"peer_attributes", "span_multiplier_key")).
+			with("span_metrics", keys("histogram_buckets", "intrinsic_dimensions", "dimensions", "dimension_mappings",
+				"enable_target_info", "target_info_excluded_dimensions", "filter_policies", "span_multiplier_key", "enable_instance_label")).
+			with("local_blocks", keys("block", "search", "flush_check_period", "trace_idle_period", "max_block_duration",
+				"max_block_bytes", "complete_block_timeout", "max_live_traces", "concurrent_blocks", "filter_server_spans",
+				"flush_to_storage")))).
+	with("storage", schema{"trace": keys("backend", "block", "search", "blocklist_poll", "blocklist_poll_concurrency",
+		"s3", "gcs", "azure", "cache", "pool", "background_cache").
+		with("wal", keys("path", "v2_encoding", "search_encoding", "ingestion_time_range_slack", "version")).
+		with("local", keys("path"))}).
+	with("overrides", keys("per_tenant_override_config", "per_tenant_override_period", "user_configurable_overrides").
+		with("defaults", keys("ingestion", "read", "compaction", "global", "storage", "forwarders", "cost_attribution").
+			with("metrics_generator", keys("ring_size", "disable_collection", "collection_interval",
+				"generate_native_histograms", "max_active_series", "ingestion_time_range_slack", "trace_id_label_name",
+				"remote_write_headers", "forwarder", "processor").
+				with("processors", nil)))).
+	with("usage_report", keys("reporting_enabled"))
+
+// checkSchema walks v and reports every key the schema does not allow.
+func checkSchema(path string, v any, s schema) []string {
+	if s == nil {
+		return nil
+	}
+	var errs []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			next, ok := s[k]
+			if !ok {
+				errs = append(errs, fmt.Sprintf("%s.%s: unknown key", path, k))
+				continue
+			}
+			errs = append(errs, checkSchema(path+"."+k, sub, next)...)
+		}
+	case []any:
+		elem, ok := s["[]"]
+		if !ok {
+			return []string{fmt.Sprintf("%s: a list is not allowed here", path)}
+		}
+		for i, e := range v {
+			errs = append(errs, checkSchema(fmt.Sprintf("%s[%d]", path, i), e, elem)...)
+		}
+	default:
+		if len(s) > 0 {
+			errs = append(errs, fmt.Sprintf("%s: want a block, got %v", path, v))
+		}
+	}
+	sort.Strings(errs)
+	return errs
+}
+
+func readYAML(tb testing.TB, elem ...string) map[string]any {
+	tb.Helper()
+	raw, err := os.ReadFile(repoPath(tb, elem...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		tb.Fatalf("%s: %v", strings.Join(elem, "/"), err)
+	}
+	return m
+}
+
+func dig(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func TestLokiConfig(t *testing.T) {
+	cfg := readYAML(t, "loki", "config.yaml")
+	for _, e := range checkSchema("loki", cfg, lokiSchema) {
+		t.Error(e)
+	}
+	for _, c := range []struct {
+		path []string
+		want any
+	}{
+		{[]string{"auth_enabled"}, false},
+		{[]string{"server", "http_listen_port"}, 3100},
+		{[]string{"limits_config", "allow_structured_metadata"}, true},
+		{[]string{"common", "storage", "filesystem", "chunks_directory"}, "/loki/chunks"},
+		{[]string{"compactor", "delete_request_store"}, "filesystem"}, // required with retention
+	} {
+		if got := dig(cfg, c.path...); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("loki %s = %v, want %v", strings.Join(c.path, "."), got, c.want)
+		}
+	}
+	schemas, _ := dig(cfg, "schema_config", "configs").([]any)
+	if len(schemas) == 0 {
+		t.Fatal("no schema_config.configs")
+	}
+	last := schemas[len(schemas)-1].(map[string]any)
+	if last["schema"] != "v13" || last["store"] != "tsdb" || last["object_store"] != "filesystem" {
+		t.Errorf("newest schema = %v; OTLP ingestion and structured metadata need schema v13 on tsdb", last)
+	}
+	// trace_id stays structured metadata: never an index label.
+	for _, section := range []string{"log_attributes", "scope_attributes"} {
+		list, _ := dig(cfg, "limits_config", "otlp_config", section).([]any)
+		for _, a := range list {
+			m := a.(map[string]any)
+			if strings.Contains(fmt.Sprint(m["attributes"]), "trace_id") && m["action"] != "structured_metadata" {
+				t.Errorf("%s: trace_id must be structured_metadata, got %v", section, m["action"])
+			}
+		}
+	}
+	for _, section := range []string{"log_attributes", "scope_attributes"} {
+		list, _ := dig(cfg, "limits_config", "otlp_config", section).([]any)
+		for _, a := range list {
+			if act := a.(map[string]any)["action"]; act != "structured_metadata" && act != "drop" && act != "index_label" {
+				t.Errorf("%s: unknown action %v", section, act)
+			}
+		}
+	}
+}
+
+func TestTempoConfig(t *testing.T) {
+	cfg := readYAML(t, "tempo", "config.yaml")
+	for _, e := range checkSchema("tempo", cfg, tempoSchema) {
+		t.Error(e)
+	}
+	for _, c := range []struct {
+		path []string
+		want any
+	}{
+		{[]string{"server", "http_listen_port"}, 3200},
+		{[]string{"distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"}, "0.0.0.0:4317"},
+		{[]string{"storage", "trace", "backend"}, "local"},
+	} {
+		if got := dig(cfg, c.path...); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("tempo %s = %v, want %v", strings.Join(c.path, "."), got, c.want)
+		}
+	}
+	rw, _ := dig(cfg, "metrics_generator", "storage", "remote_write").([]any)
+	if len(rw) != 1 || rw[0].(map[string]any)["url"] != "http://prometheus:9090/api/v1/write" {
+		t.Errorf("metrics generator remote_write = %v, want Prometheus's /api/v1/write", rw)
+	}
+	procs := fmt.Sprint(dig(cfg, "overrides", "defaults", "metrics_generator", "processors"))
+	for _, p := range []string{"service-graphs", "span-metrics", "local-blocks"} {
+		if !strings.Contains(procs, p) {
+			t.Errorf("metrics generator processors %s lack %s", procs, p)
+		}
+	}
+}
+
+func TestSchemaChecker(t *testing.T) {
+	s := keys("a").with("b", keys("c")).with("l", schema{"[]": keys("x")})
+	for _, c := range []struct {
+		in   string
+		errs int
+	}{
+		{"a: 1\nb: {c: 2}\nl: [{x: 1}]", 0},
+		{"a: 1\nz: 2", 1},
+		{"b: {d: 2}", 1},
+		{"l: [{y: 1}]", 1},
+		{"b: 3", 1},
+	} {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(c.in), &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := checkSchema("root", m, s); len(got) != c.errs {
+			t.Errorf("%q: %v, want %d errors", c.in, got, c.errs)
+		}
+	}
+}
