@@ -21,6 +21,7 @@ import (
 	"example.com/otelstarter/app/internal/httpapi"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/app/internal/sqlstore"
+	"example.com/otelstarter/app/internal/tunnel"
 	"example.com/otelstarter/telemetry"
 )
 
@@ -275,6 +276,11 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 			slog.String("hint", "run `make frontend` (needs npm) to serve the UI at /"))
 	}
 
+	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
+	if err != nil {
+		return nil, err
+	}
+
 	api, err := httpapi.New(httpapi.Config{
 		Service:        svc,
 		Feed:           hub,
@@ -282,6 +288,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		ReportError:    func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
 		RequestTimeout: cfg.RequestTimeout,
 		Static:         static,
+		Extra:          map[string]http.Handler{"POST /api/sentry-tunnel": tun},
 		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
 		}},

@@ -1,0 +1,237 @@
+// Package tunnel forwards Sentry envelopes from the browser to Sentry
+// through the app's own origin (so ad blockers and CSPs don't drop them),
+// but only to the one configured project: the envelope names its DSN, and
+// anything that does not match is refused, never fetched (no SSRF).
+//
+// Every forwarded envelope that holds an error event is also logged as a
+// "frontend.error" line carrying the browser's trace ID, so frontend errors
+// are searchable next to the backend's logs even without a Sentry account.
+package tunnel
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"example.com/otelstarter/telemetry"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Defaults for Config.
+const (
+	DefaultMaxBytes = 2 << 20 // replay segments are the largest items
+	DefaultTimeout  = 5 * time.Second
+)
+
+// Config configures a Handler.
+type Config struct {
+	// DSN is the browser project's DSN; empty means envelopes are accepted
+	// and dropped (204).
+	DSN      string
+	MaxBytes int64
+	Timeout  time.Duration
+	// Client sends the envelopes; default: an http.Client with Timeout
+	// that does not follow redirects.
+	Client *http.Client
+}
+
+// Handler is the tunnel endpoint.
+type Handler struct {
+	cfg      Config
+	host     string // of the configured DSN
+	project  string
+	endpoint string // where envelopes go
+}
+
+// New returns a Handler; a DSN that does not parse is an error.
+func New(cfg Config) (*Handler, error) {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{
+			Timeout:       cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	h := &Handler{cfg: cfg}
+	if cfg.DSN == "" {
+		return h, nil
+	}
+	u, project, err := parseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("SENTRY_FRONTEND_DSN: %w", err)
+	}
+	h.host, h.project = u.Host, project
+	base := strings.TrimSuffix(u.Path, "/"+project) // DSNs may carry a path prefix
+	h.endpoint = u.Scheme + "://" + u.Host + base + "/api/" + project + "/envelope/"
+	return h, nil
+}
+
+func parseDSN(s string) (*url.URL, string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil || u.User.Username() == "" {
+		return nil, "", errors.New("not a Sentry DSN")
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	project := p[strings.LastIndexByte(p, '/')+1:]
+	if _, err := strconv.ParseUint(project, 10, 64); err != nil {
+		return nil, "", errors.New("the DSN has no numeric project ID")
+	}
+	return u, project, nil
+}
+
+// httpError is a refusal with a status and a code.
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+func refuse(status int, code, msg string) error { return &httpError{status, code, msg} }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.serve(w, r); err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{http.StatusBadGateway, "upstream_failed", "the envelope could not be forwarded"}
+			slog.WarnContext(r.Context(), "tunnel.forward_failed", slog.String("error", err.Error()))
+		} else if he.status < 500 {
+			slog.InfoContext(r.Context(), "tunnel.refused", slog.String("code", he.code))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(he.status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": he.code, "message": he.message}})
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return refuse(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("envelopes are limited to %d bytes", tooBig.Limit))
+		}
+		return refuse(http.StatusBadRequest, "invalid_request", "could not read the envelope")
+	}
+	env, err := Parse(body)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "invalid_envelope", err.Error())
+	}
+	if h.endpoint == "" {
+		w.WriteHeader(http.StatusNoContent) // Sentry is off: drop quietly
+		return nil
+	}
+	u, project, err := parseDSN(env.Header.DSN)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "invalid_envelope", "the envelope header has no valid dsn")
+	}
+	if !strings.EqualFold(u.Host, h.host) || project != h.project {
+		return refuse(http.StatusForbidden, "forbidden", "the envelope is for another Sentry project")
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-sentry-envelope")
+	resp, err := h.cfg.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	h.logErrors(r.Context(), env)
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("sentry answered %d", resp.StatusCode)
+	}
+	// Pass Sentry's verdict on (429 rate limits included) so the SDK backs off.
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	if rl := resp.Header.Get("X-Sentry-Rate-Limits"); rl != "" {
+		w.Header().Set("X-Sentry-Rate-Limits", rl)
+	}
+	w.WriteHeader(resp.StatusCode)
+	return nil
+}
+
+// logErrors writes one frontend.error line per error event, in the
+// browser's trace so that it sits next to the backend's lines.
+func (h *Handler) logErrors(ctx context.Context, env *Envelope) {
+	for _, it := range env.Items {
+		if it.Type != "event" {
+			continue
+		}
+		var ev struct {
+			Exception struct {
+				Values []struct {
+					Type  string `json:"type"`
+					Value string `json:"value"`
+				} `json:"values"`
+			} `json:"exception"`
+			Contexts struct {
+				Trace struct {
+					TraceID string `json:"trace_id"`
+					SpanID  string `json:"span_id"`
+				} `json:"trace"`
+			} `json:"contexts"`
+			EventID string `json:"event_id"`
+		}
+		if json.Unmarshal(it.Payload, &ev) != nil || len(ev.Exception.Values) == 0 {
+			continue
+		}
+		traceID := ev.Contexts.Trace.TraceID
+		if traceID == "" {
+			traceID = env.Header.Trace.TraceID
+		}
+		lctx := ctx
+		if tid, err := trace.TraceIDFromHex(traceID); err == nil {
+			sid, _ := trace.SpanIDFromHex(ev.Contexts.Trace.SpanID)
+			if !sid.IsValid() {
+				sid = trace.SpanContextFromContext(ctx).SpanID()
+			}
+			lctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+		}
+		ex := ev.Exception.Values[len(ev.Exception.Values)-1] // the outermost
+		slog.WarnContext(lctx, "frontend.error",
+			slog.String("exception_type", clip(ex.Type, 200)),
+			slog.String("exception_message", clip(telemetry.RedactString(ex.Value), 1000)),
+			slog.String("sentry_event_id", clip(hexOnly(ev.EventID), 32)),
+			slog.String("tunnel_request_id", trace.SpanContextFromContext(ctx).TraceID().String()),
+		)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func hexOnly(s string) string {
+	if _, err := hex.DecodeString(s); err != nil {
+		return ""
+	}
+	return s
+}
