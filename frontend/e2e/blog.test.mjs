@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { errorEvents, freePort, run, startApp, startFakeSentry, waitFor } from './lib.mjs';
+import { errorEvents, freePort, parseEnvelope, run, startApp, startFakeSentry, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const frontendDir = resolve(here, '..');
@@ -48,6 +48,8 @@ describe('blog end to end', { skip: skipReason || false }, () => {
   let page;
   let baseURL = '';
   const consoleErrors = /** @type {string[]} */ ([]);
+  /** Envelopes the browser POSTed to the tunnel, as the browser sent them. */
+  const tunnelled = /** @type {import('./lib.mjs').Envelope[]} */ ([]);
 
   const email = `e2e-${Date.now()}@example.com`;
   const password = 'correct horse battery';
@@ -111,9 +113,17 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       if (msg.type() === 'error') consoleErrors.push(msg.text());
     });
     page.on('pageerror', (err) => consoleErrors.push(String(err)));
+    page.on('request', (req) => {
+      const body = req.postDataBuffer();
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/sentry-tunnel' && body) {
+        tunnelled.push(parseEnvelope(body));
+      }
+    });
   });
 
   after(async () => {
+    // The last state of the page, to look at when a step failed.
+    await page?.screenshot({ path: join(artifactsDir, 'last.png') }).catch(() => {});
     await browser?.close();
     await app?.stop();
     await sentry?.close();
@@ -205,19 +215,6 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     const eventId = (await outcome.locator('.request-id code').last().textContent())?.trim() ?? '';
     assert.match(eventId, /^[0-9a-f]{32}$/, 'the UI shows the Sentry event ID');
 
-    const { env, event } = await waitFor(
-      () => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId),
-      { timeoutMs: 20_000, what: `Sentry event ${eventId} at the fake Sentry (rejected: ${sentry.rejected.join(', ') || 'none'})` },
-    );
-    assert.equal(event.exception?.values?.[0]?.type, 'ApiError');
-    assert.equal(event.tags?.request_id, requestId);
-    // The SDK puts the trace of the page (the same one the failed fetch
-    // propagated) both in the envelope header and on the event: it is the
-    // backend's trace for that request, so Sentry, Tempo and Loki meet on it.
-    assert.equal(event.contexts?.trace?.trace_id, requestId, 'event contexts.trace.trace_id');
-    assert.equal(env.headers.trace?.trace_id, requestId, 'envelope header trace.trace_id');
-    assert.equal(env.headers.trace?.public_key, 'publickey', 'the DSN came from the runtime config');
-
     await page.screenshot({ path: join(artifactsDir, 'failed-api-call.png') });
     if (process.env.UPDATE_SCREENSHOT === '1') {
       const docs = join(repoRoot, 'docs');
@@ -227,6 +224,27 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       const size = statSync(target).size;
       assert.ok(size <= MAX_SCREENSHOT_BYTES, `docs/screenshot.png is ${size} bytes, over ${MAX_SCREENSHOT_BYTES}`);
     }
+
+    // 1. The browser sent the event to the tunnel on our own origin. The SDK
+    // puts the trace of the page, the same one the failed fetch propagated,
+    // both in the envelope header and on the event: it is the backend's trace
+    // for that request, so Sentry, Tempo and Loki meet on one ID.
+    const sent = await waitFor(() => errorEvents(tunnelled).find(({ event }) => event.event_id === eventId), {
+      what: `the browser to POST event ${eventId} to /api/sentry-tunnel`,
+    });
+    assert.equal(sent.event.exception?.values?.[0]?.type, 'ApiError');
+    assert.equal(sent.event.tags?.request_id, requestId);
+    assert.equal(sent.event.contexts?.trace?.trace_id, requestId, 'event contexts.trace.trace_id');
+    assert.equal(sent.env.headers.trace?.trace_id, requestId, 'envelope header trace.trace_id');
+    assert.equal(sent.env.headers.trace?.public_key, 'publickey', 'the DSN came from the runtime config');
+
+    // 2. The Go app forwarded it, unchanged, to the project of the configured DSN.
+    const received = await waitFor(() => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId), {
+      what: () => `Sentry event ${eventId} at the fake Sentry (it refused: ${sentry.rejected.join(', ') || 'nothing'})`,
+    });
+    assert.equal(received.env.path.split('?')[0], `/api/${SENTRY_PROJECT}/envelope/`);
+    assert.equal(received.event.contexts?.trace?.trace_id, requestId);
+    assert.equal(received.env.headers.trace?.trace_id, requestId);
   });
 
   it('catches a render error in the error boundary and reports it', async () => {
@@ -236,23 +254,32 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     const eventId = (await fallback.locator('code').textContent())?.trim() ?? '';
     assert.match(eventId, /^[0-9a-f]{32}$/);
 
-    const { event } = await waitFor(() => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId), {
-      timeoutMs: 20_000,
-      what: `the render error event ${eventId}`,
-    });
-    assert.match(event.exception?.values?.at(-1)?.value ?? '', /Demo render error/);
-    assert.match(event.contexts?.trace?.trace_id ?? '', /^[0-9a-f]{32}$/);
     await page.screenshot({ path: join(artifactsDir, 'render-error.png') });
+
+    const sent = await waitFor(() => errorEvents(tunnelled).find(({ event }) => event.event_id === eventId), {
+      what: `the browser to POST the render error event ${eventId} to the tunnel`,
+    });
+    assert.match(sent.event.exception?.values?.at(-1)?.value ?? '', /Demo render error/);
+    assert.match(sent.event.contexts?.trace?.trace_id ?? '', /^[0-9a-f]{32}$/);
+    assert.equal(sent.env.headers.trace?.trace_id, sent.event.contexts?.trace?.trace_id);
+    await waitFor(() => errorEvents(sentry.envelopes).some(({ event }) => event.event_id === eventId), {
+      what: () => `the render error event ${eventId} at the fake Sentry (it refused: ${sentry.rejected.join(', ') || 'nothing'})`,
+    });
 
     await fallback.getByRole('button', { name: 'Try again' }).click();
     await page.getByRole('heading', { name: 'Trigger an error' }).waitFor();
   });
 
-  it('sends Session Replay lazily, as its own chunk', async () => {
+  it('loads Session Replay lazily, as its own chunk, and sends the replay of the errors', async () => {
     const scripts = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.js')));
     assert.ok(scripts.some((s) => /\/assets\/replay-[\w-]+\.js$/.test(s)), `replay chunk loaded after start (${scripts.join(', ')})`);
     const html = await (await fetch(baseURL)).text();
     assert.doesNotMatch(html, /replay-[\w-]+\.js/, 'index.html does not preload the replay chunk');
+    // replaysOnErrorSampleRate 1.0: the errors above make the buffered replay go out.
+    await waitFor(() => tunnelled.some((env) => env.items.some((it) => it.header.type === 'replay_event')), {
+      timeoutMs: 30_000,
+      what: 'a replay_event envelope sent to the tunnel',
+    });
   });
 
   it('logged no unexpected errors in the browser console', () => {

@@ -91,7 +91,7 @@ export function startApp(binary, env, cwd) {
  * waitFor polls fn until it returns a truthy value, or throws after timeoutMs.
  * @template T
  * @param {() => T | Promise<T>} fn
- * @param {{ timeoutMs?: number, intervalMs?: number, what?: string }} [opts]
+ * @param {{ timeoutMs?: number, intervalMs?: number, what?: string | (() => string) }} [opts]
  * @returns {Promise<NonNullable<T>>}
  */
 export async function waitFor(fn, { timeoutMs = 15_000, intervalMs = 100, what = 'condition' } = {}) {
@@ -105,7 +105,8 @@ export async function waitFor(fn, { timeoutMs = 15_000, intervalMs = 100, what =
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
+      const desc = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${desc}${lastError ? `: ${lastError}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -198,8 +199,10 @@ export async function startFakeSentry(project) {
 }
 
 /**
- * events returns the error events of the recorded envelopes, each with its envelope.
- * @param {Envelope[]} envelopes
+ * errorEvents returns the error events of envelopes, each with its envelope.
+ * @template {Envelope} E
+ * @param {E[]} envelopes
+ * @returns {{ env: E, event: any }[]}
  */
 export function errorEvents(envelopes) {
   return envelopes.flatMap((env) => env.items.filter((it) => it.header.type === 'event' && it.json).map((it) => ({ env, event: it.json })));

@@ -14,6 +14,7 @@ export function pageCount(total: number, perPage: number): number {
 
 export function Pagination({ page, perPage, total, hrefFor }: Props) {
   const pages = pageCount(total, perPage);
+  if (pages === 1 && page === 1) return null;
   return (
     <nav className="pagination" aria-label="Pagination">
       {page > 1 ? (

@@ -83,6 +83,8 @@ describe('PostList', () => {
     await user.click(within(alert).getByRole('button', { name: 'Try again' }));
     expect(await screen.findByRole('link', { name: 'Post number 1' })).toBeInTheDocument();
     expect(calls).toHaveLength(2);
+    // A single page needs no pagination.
+    expect(screen.queryByRole('navigation', { name: 'Pagination' })).toBeNull();
   });
 
   it('invites to write the first post when there are none', async () => {
