@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "healthcheck":
 			return healthcheck(ctx, getenv)
 		case "traffic":
-			return traffic(ctx, args[1:], stderr)
+			return runTraffic(ctx, args[1:], stderr)
 		case "serve":
 			args = args[1:]
 		case "-h", "-help", "--help", "help":
