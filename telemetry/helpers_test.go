@@ -134,9 +134,9 @@ func (p *logProcessor) find(tb testing.TB, msg string) sdklog.Record {
 // recordText renders a record's body and attributes for substring checks.
 func recordText(r sdklog.Record) string {
 	var b strings.Builder
-	b.WriteString(r.Body().Emit())
+	b.WriteString(r.Body().String())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.String())
 		return true
 	})
 	return b.String()

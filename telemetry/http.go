@@ -80,12 +80,6 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 		otelhttp.WithPropagators(t.Propagator),
 		otelhttp.WithFilter(func(r *http.Request) bool { return !t.cfg.skipRoutes[r.URL.Path] }),
 		otelhttp.WithSpanNameFormatter(spanName),
-		otelhttp.WithMetricAttributesFn(func(r *http.Request) []attribute.KeyValue {
-			if r.Pattern == "" {
-				return []attribute.KeyValue{semconv.HTTPRoute(UnmatchedRoute)}
-			}
-			return nil
-		}),
 	)
 }
 
@@ -162,6 +156,13 @@ func (t *Telemetry) serve(next http.Handler) http.Handler {
 			route := Route(r)
 			if span.IsRecording() {
 				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+			if r.Pattern == "" {
+				// otelhttp labels the metrics with r.Pattern when there is
+				// one; give the others a bounded route too.
+				if l, ok := otelhttp.LabelerFromContext(ctx); ok {
+					l.Add(semconv.HTTPRoute(UnmatchedRoute))
+				}
 			}
 			if status == 0 {
 				status = http.StatusOK

@@ -32,8 +32,9 @@ func (t *Telemetry) setupSentry() error {
 		Environment:      sc.Environment,
 		Release:          sc.Release,
 		SampleRate:       sc.SampleRate,
-		SendDefaultPII:   false,
 		AttachStacktrace: true,
+		// SendDefaultPII (deprecated) stays false and DataCollection unset:
+		// no request bodies, cookies, headers or user IPs are collected.
 		// Tracing stays with OpenTelemetry; the integration links each
 		// event to the active OTel span of the context it is captured with.
 		EnableTracing: false,

@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -96,7 +95,7 @@ func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
 	if !cfg.noGlobals {
 		otel.SetTracerProvider(t.TracerProvider)
 		otel.SetMeterProvider(t.MeterProvider)
-		global.SetLoggerProvider(t.LoggerProvider)
+		otel.SetLoggerProvider(t.LoggerProvider)
 		otel.SetTextMapPropagator(t.Propagator)
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 			t.Logger.Warn("opentelemetry error", slog.String("error", err.Error()))
