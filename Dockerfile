@@ -17,13 +17,14 @@ RUN npm run build
 
 # --- backend: a static binary (the SQLite driver is pure Go, so no cgo)
 FROM golang:1.26.8-alpine AS backend
+ARG VERSION=dev
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/app ./app
+    CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/app ./app
 
 # --- runtime: distroless static, uid 65532
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -43,7 +43,13 @@ func startStack(t *testing.T) *stack {
 	colMetrics := freeAddr(t)
 	promAddr := freeAddr(t)
 
-	// 1. Prometheus with the shipped rules, scraping the app and the collector.
+	// 1. Prometheus with the shipped rules, scraping the app (with a bearer
+	// token, as prometheus.yml does when METRICS_TOKEN is set) and the collector.
+	const metricsToken = "stacktest-metrics-token"
+	tokenFile := filepath.Join(dir, "metrics_token")
+	if err := os.WriteFile(tokenFile, []byte(metricsToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	promCfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -51,12 +57,15 @@ rule_files:
   - %s
 scrape_configs:
   - job_name: blog-api
+    authorization:
+      type: Bearer
+      credentials_file: %s
     static_configs:
       - targets: [%q]
   - job_name: otel-collector
     static_configs:
       - targets: [%q]
-`, repoPath(t, "prometheus", "rules", "*.yml"), appAdmin, colMetrics)
+`, repoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, colMetrics)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(promCfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -94,7 +103,7 @@ scrape_configs:
 		"OTEL_BSP_SCHEDULE_DELAY=200",
 		"OTEL_BLRP_SCHEDULE_DELAY=200",
 		"SENTRY_DSN=",
-		"METRICS_TOKEN=",
+		"METRICS_TOKEN=" + metricsToken,
 		"LOG_LEVEL=info",
 	}
 	if url, ok := reachableRedis(t); ok {
