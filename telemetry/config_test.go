@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -359,4 +360,13 @@ func (e *keepingExporter) GetSpans() []sdktrace.ReadOnlySpan {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]sdktrace.ReadOnlySpan(nil), e.spans...)
+}
+
+func TestMalformedResourceAttributesStopSetup(t *testing.T) {
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=ok,broken")
+	_, err := telemetry.Setup(context.Background(), telemetry.WithoutGlobals(), telemetry.WithLogWriter(new(bytes.Buffer)))
+	var ce *telemetry.ConfigError
+	if !errors.As(err, &ce) || ce.Var != "OTEL_RESOURCE_ATTRIBUTES" {
+		t.Fatalf("Setup = %v, want a *ConfigError naming OTEL_RESOURCE_ATTRIBUTES", err)
+	}
 }

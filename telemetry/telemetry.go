@@ -189,6 +189,13 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 // resource describes the service: the defaults from the options first, so
 // that OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override them.
 func (t *Telemetry) resource(ctx context.Context) (*resource.Resource, error) {
+	// The environment detector reports a malformed variable only as a
+	// partial resource, which the merge below must tolerate for the other
+	// detectors; check it alone so a typo stops the start.
+	if _, err := resource.New(ctx, resource.WithFromEnv()); err != nil {
+		return nil, &ConfigError{Var: "OTEL_RESOURCE_ATTRIBUTES", Value: t.cfg.getenv("OTEL_RESOURCE_ATTRIBUTES"),
+			Reason: "want key=value pairs separated by commas, values percent-encoded"}
+	}
 	attrs := []attribute.KeyValue{semconv.ServiceName(t.cfg.serviceName)}
 	if t.cfg.serviceVersion != "" {
 		attrs = append(attrs, semconv.ServiceVersion(t.cfg.serviceVersion))
