@@ -316,4 +316,3 @@ func waitFor(tb testing.TB, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
