@@ -248,6 +248,12 @@ func TestComposeGrafanaAndPrometheus(t *testing.T) {
 	if g["GF_SECURITY_ADMIN_PASSWORD"] == nil {
 		t.Error("GF_SECURITY_ADMIN_PASSWORD must come from .env")
 	}
+	home := deref(g["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+	if rel, ok := strings.CutPrefix(home, "/etc/grafana/dashboards/"); !ok {
+		t.Errorf("home dashboard %q is not in the mounted dashboards directory", home)
+	} else if _, err := os.Stat(repoPath(t, "grafana", "dashboards", rel)); err != nil {
+		t.Errorf("home dashboard: %v", err)
+	}
 	cmd := strings.Join(project.Services["prometheus"].Command, " ")
 	for _, flag := range []string{"--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage", "--config.file=/etc/prometheus/prometheus.yml"} {
 		if !strings.Contains(cmd, flag) {

@@ -205,7 +205,7 @@ func (s *stack) demoTraffic(t *testing.T, appBin string, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, appBin, "traffic", "-url", s.appURL, "-duration", d.String())
+	cmd := exec.CommandContext(ctx, appBin, "traffic", "-url", s.appURL, "-duration", d.String(), "-rate", "25")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := fmt.Sprintf("`app traffic -url … -duration …` failed (%v): %s", err, tail(string(out), 2000))
