@@ -74,13 +74,6 @@ func (p promClient) query(ctx context.Context, expr string) ([]promSample, error
 	}
 }
 
-// value is a sample's value as a float.
-func (s promSample) value() float64 {
-	str, _ := s.Value[1].(string)
-	f, _ := strconv.ParseFloat(str, 64)
-	return f
-}
-
 type exemplarSeries struct {
 	SeriesLabels map[string]string `json:"seriesLabels"`
 	Exemplars    []struct {
