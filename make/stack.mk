@@ -2,8 +2,9 @@
 # build, demo traffic, and the tests that prove the stack without Docker.
 # Included by the top-level Makefile (include make/*.mk).
 
+GO             ?= go
 OCB_VERSION    ?= v0.161.0
-OCB            ?= $(shell go env GOPATH)/bin/builder
+OCB            ?= $(shell $(GO) env GOPATH)/bin/builder
 COMPOSE        ?= docker compose
 TRAFFIC_URL    ?= http://localhost:8080
 TRAFFIC_FOR    ?= 2m
@@ -14,7 +15,7 @@ STACK_TEST_RUN ?= .
 collector: bin/otelcol ## build bin/otelcol from collector/builder.yaml (only when it changed)
 
 $(OCB):
-	GOFLAGS= go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	GOFLAGS= $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 
 # ocb generates a Go module in bin/otelcol-build and compiles it there; the
 # first build takes ~8 minutes on 2 cores, later ones reuse the Go build cache.
@@ -39,13 +40,13 @@ logs: ## follow the logs of every stack service
 	$(COMPOSE) logs -f --tail=100
 
 traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
-	go run ./app traffic -url $(TRAFFIC_URL) -duration $(TRAFFIC_FOR)
+	$(GO) run ./app traffic -url $(TRAFFIC_URL) -duration $(TRAFFIC_FOR)
 
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
 test-stack: bin/otelcol ## prove the stack's configs with the real programs (bin/otelcol, promtool, prometheus, redis)
-	go test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./app/internal/traffic/
+	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./app/internal/traffic/
 
 lint-stack: bin/otelcol ## check the stack's config files without starting anything
-	go test -short -count=1 ./internal/stacktest/
+	$(GO) test -short -count=1 ./internal/stacktest/
