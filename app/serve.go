@@ -119,7 +119,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	api.Drain()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(public.Shutdown(sctx), admin.Shutdown(sctx))
+	err = errors.Join(public.Shutdown(sctx), api.WaitWebSockets(sctx), admin.Shutdown(sctx))
 	stopBG()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
