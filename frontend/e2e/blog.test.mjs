@@ -75,6 +75,9 @@ describe('blog end to end', { skip: skipReason || false }, () => {
         DATABASE_URL: `sqlite:${join(tmp, 'e2e.db')}`,
         FRONTEND_DIR: distDir,
         SENTRY_FRONTEND_DSN: `http://publickey@127.0.0.1:${sentry.port}/${SENTRY_PROJECT}`,
+        // Every browser trace sampled, so its spans can be checked below.
+        SENTRY_ENVIRONMENT: 'e2e',
+        SENTRY_TRACES_SAMPLE_RATE: '1',
         LOG_LEVEL: 'debug',
         LOG_FORMAT: 'json',
         OTEL_TRACES_EXPORTER: 'none',
@@ -280,6 +283,32 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       timeoutMs: 30_000,
       what: 'a replay_event envelope sent to the tunnel',
     });
+  });
+
+  it('sends the browser spans to Sentry in the same trace, named by route', async () => {
+    const traceId = TRACEPARENT.exec(createCall.traceparent)?.[1];
+    assert.ok(traceId, 'the POST /api/posts step ran');
+    const transactions = () =>
+      tunnelled.flatMap((env) => env.items.filter((it) => it.header.type === 'transaction' && it.json).map((it) => it.json));
+
+    // The navigation that published the post holds its fetch span.
+    const tx = await waitFor(
+      () => transactions().find((t) => t.contexts?.trace?.trace_id === traceId),
+      { timeoutMs: 30_000, what: `a transaction in trace ${traceId}` },
+    );
+    assert.equal(tx.contexts.trace.op, 'navigation');
+    assert.equal(tx.transaction, '/posts/new', 'named by route pattern');
+    const fetchSpan = tx.spans?.find((/** @type {any} */ sp) => sp.op === 'http.client' && /POST .*\/api\/posts$/.test(sp.description));
+    assert.ok(fetchSpan, `an http.client span for POST /api/posts (spans: ${tx.spans?.map((/** @type {any} */ sp) => sp.description).join(', ')})`);
+    assert.equal(fetchSpan.trace_id, traceId);
+    assert.equal(createCall.traceparent.split('-')[2], fetchSpan.span_id, 'traceparent names the fetch span as parent');
+
+    // Post pages are grouped under one name, whatever the post ID.
+    assert.ok(
+      transactions().some((t) => t.transaction === '/posts/:id'),
+      `a /posts/:id transaction (got ${transactions().map((t) => t.transaction).join(', ')})`,
+    );
+    assert.ok(!transactions().some((t) => /^\/posts\/\d+/.test(t.transaction)), 'no transaction named after a raw post URL');
   });
 
   it('logged no unexpected errors in the browser console', () => {

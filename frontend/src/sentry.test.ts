@@ -6,6 +6,7 @@ import {
   buildOptions,
   captureApiError,
   initSentry,
+  nameRoute,
   resolveSettings,
   scheduleReplayLoad,
   setupSentry,
@@ -22,6 +23,11 @@ vi.mock('@sentry/react', () => ({
   setUser: vi.fn(),
   reactErrorHandler: vi.fn(() => () => {}),
   ErrorBoundary: () => null,
+  getActiveSpan: vi.fn(),
+  getRootSpan: vi.fn((span: unknown) => span),
+  spanToJSON: vi.fn((span: { op?: string }) => ({ op: span.op })),
+  updateSpanName: vi.fn(),
+  SEMANTIC_ATTRIBUTE_SENTRY_SOURCE: 'sentry.source',
 }));
 
 const settings: SentrySettings = { dsn: 'https://key@sentry.example/1', environment: 'production', tracesSampleRate: 0.1 };
@@ -212,5 +218,29 @@ describe('captureApiError', () => {
         tags: { 'api.status': '404', 'api.code': 'not_found', request_id: 'abcdef0123456789abcdef0123456789' },
       }),
     );
+  });
+});
+
+describe('nameRoute', () => {
+  it('names a navigation after its route pattern, not its URL', () => {
+    const span = { op: 'navigation', setAttribute: vi.fn() };
+    vi.mocked(Sentry.getActiveSpan).mockReturnValue(span as unknown as ReturnType<typeof Sentry.getActiveSpan>);
+
+    nameRoute('/posts/:id');
+
+    expect(Sentry.updateSpanName).toHaveBeenCalledWith(span, '/posts/:id');
+    expect(span.setAttribute).toHaveBeenCalledWith('sentry.source', 'route');
+  });
+
+  it('leaves other spans, and the absence of a span, alone', () => {
+    vi.mocked(Sentry.updateSpanName).mockClear();
+    const span = { op: 'http.client', setAttribute: vi.fn() };
+    vi.mocked(Sentry.getActiveSpan).mockReturnValue(span as unknown as ReturnType<typeof Sentry.getActiveSpan>);
+    nameRoute('/login');
+    vi.mocked(Sentry.getActiveSpan).mockReturnValue(undefined);
+    nameRoute('/login');
+
+    expect(Sentry.updateSpanName).not.toHaveBeenCalled();
+    expect(span.setAttribute).not.toHaveBeenCalled();
   });
 });

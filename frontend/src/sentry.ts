@@ -160,6 +160,26 @@ export function reportUnexpected(error: unknown): void {
   Sentry.captureException(error);
 }
 
+/** sentryEnabled tells whether events are actually sent (Sentry is initialised with a DSN). */
+export function sentryEnabled(): boolean {
+  return Sentry.isEnabled();
+}
+
+/**
+ * nameRoute names the current page load or navigation after its route
+ * pattern ("/posts/:id"), not its URL, so Sentry groups them the way the
+ * backend's http.route does.
+ */
+export function nameRoute(pattern: string): void {
+  const active = Sentry.getActiveSpan();
+  if (!active) return;
+  const root = Sentry.getRootSpan(active);
+  const op = Sentry.spanToJSON(root).op;
+  if (op !== 'pageload' && op !== 'navigation') return;
+  Sentry.updateSpanName(root, pattern);
+  root.setAttribute(Sentry.SEMANTIC_ATTRIBUTE_SENTRY_SOURCE, 'route');
+}
+
 /** setSentryUser attaches the logged-in user's ID (never the email) to events. */
 export function setSentryUser(userId: number | null): void {
   Sentry.setUser(userId === null ? null : { id: String(userId) });

@@ -1,7 +1,8 @@
+import * as Sentry from '@sentry/react';
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useState } from 'react';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppErrorBoundary } from './ErrorFallback';
 
 let explode = true;
@@ -16,6 +17,14 @@ function Fragile() {
   );
 }
 
+function renderBoundary() {
+  return render(
+    <AppErrorBoundary>
+      <Fragile />
+    </AppErrorBoundary>,
+  );
+}
+
 describe('AppErrorBoundary', () => {
   beforeEach(() => {
     explode = true;
@@ -23,35 +32,62 @@ describe('AppErrorBoundary', () => {
     vi.spyOn(console, 'error').mockImplementation(() => {});
   });
 
-  // Sentry is not initialised here (no DSN), as in a deployment without one:
-  // the boundary must still catch the error and show an event ID.
-  it('shows the error and the Sentry event ID', () => {
-    render(
-      <AppErrorBoundary>
-        <Fragile />
-      </AppErrorBoundary>,
-    );
+  describe('with Sentry on', () => {
+    const sent: Sentry.ErrorEvent[] = [];
 
-    const alert = screen.getByRole('alert');
-    expect(alert).toHaveTextContent('Something went wrong');
-    expect(alert).toHaveTextContent('kaboom in render');
-    expect(alert.querySelector('code')?.textContent).toMatch(/^[0-9a-f]{32}$/);
-    expect(alert).toHaveTextContent(/Event ID: [0-9a-f]{32}/);
+    beforeEach(() => {
+      sent.length = 0;
+      // The real SDK, with a transport that goes nowhere.
+      Sentry.init({
+        dsn: 'https://public@sentry.example/1',
+        defaultIntegrations: false,
+        transport: () => ({ send: () => Promise.resolve({}), flush: () => Promise.resolve(true) }),
+        beforeSend: (event) => {
+          sent.push(event);
+          return event;
+        },
+      });
+    });
+
+    afterEach(async () => {
+      await Sentry.close();
+      Sentry.getCurrentScope().setClient(undefined);
+    });
+
+    it('reports the error and shows its event ID', () => {
+      renderBoundary();
+
+      const alert = screen.getByRole('alert');
+      expect(alert).toHaveTextContent('Something went wrong');
+      expect(alert).toHaveTextContent('kaboom in render');
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.exception?.values?.some((v) => v.value === 'kaboom in render')).toBe(true);
+      expect(sent[0]?.event_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(alert.querySelector('code')?.textContent).toBe(sent[0]?.event_id);
+    });
+
+    it('renders the app again on "Try again"', async () => {
+      const user = userEvent.setup();
+      renderBoundary();
+      expect(screen.queryByRole('button', { name: /rendered fine/i })).toBeNull();
+
+      explode = false;
+      await user.click(screen.getByRole('button', { name: 'Try again' }));
+
+      expect(screen.queryByRole('alert')).toBeNull();
+      expect(screen.getByRole('button', { name: 'Rendered fine (0)' })).toBeInTheDocument();
+    });
   });
 
-  it('renders the app again on "Try again"', async () => {
-    const user = userEvent.setup();
-    render(
-      <AppErrorBoundary>
-        <Fragile />
-      </AppErrorBoundary>,
-    );
-    expect(screen.queryByRole('button', { name: /rendered fine/i })).toBeNull();
+  // As in a deployment without a DSN: the error is still caught, but there
+  // is no event ID to quote, since nothing was sent.
+  it('still catches the error with Sentry off, without an event ID', () => {
+    expect(Sentry.isEnabled()).toBe(false);
+    renderBoundary();
 
-    explode = false;
-    await user.click(screen.getByRole('button', { name: 'Try again' }));
-
-    expect(screen.queryByRole('alert')).toBeNull();
-    expect(screen.getByRole('button', { name: 'Rendered fine (0)' })).toBeInTheDocument();
+    const alert = screen.getByRole('alert');
+    expect(alert).toHaveTextContent('kaboom in render');
+    expect(alert).not.toHaveTextContent('Event ID');
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeInTheDocument();
   });
 });

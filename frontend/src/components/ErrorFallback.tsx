@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { ErrorBoundary } from '../sentry';
+import { ErrorBoundary, sentryEnabled } from '../sentry';
 import { errorText } from './ErrorMessage';
 
 interface FallbackProps {
@@ -8,13 +8,17 @@ interface FallbackProps {
   resetError: () => void;
 }
 
-/** ErrorFallback replaces the app after a render error, with the Sentry event ID to quote. */
+/**
+ * ErrorFallback replaces the app after a render error, with the Sentry event
+ * ID to quote (only when Sentry is on: otherwise the ID would lead nowhere).
+ */
 export function ErrorFallback({ error, eventId, resetError }: FallbackProps) {
+  const reported = sentryEnabled() && eventId;
   return (
     <div role="alert" className="fallback">
       <h1>Something went wrong</h1>
       <p>{errorText(error)}</p>
-      {eventId && (
+      {reported && (
         <p className="request-id">
           Event ID: <code>{eventId}</code>
         </p>

@@ -10,7 +10,7 @@ import { MISSING_POST_ID, TriggerError } from './TriggerError';
 
 vi.mock('@sentry/react', async (importOriginal) => {
   const actual = await importOriginal<typeof Sentry>();
-  return { ...actual, captureException: vi.fn(() => 'f00dfeedf00dfeedf00dfeedf00dfeed') };
+  return { ...actual, captureException: vi.fn(() => 'f00dfeedf00dfeedf00dfeedf00dfeed'), isEnabled: vi.fn(() => true) };
 });
 
 function renderDemo() {
@@ -24,6 +24,7 @@ function renderDemo() {
 describe('TriggerError', () => {
   beforeEach(() => {
     vi.mocked(Sentry.captureException).mockClear();
+    vi.mocked(Sentry.isEnabled).mockReturnValue(true);
   });
 
   it('fails an API call with 404 and reports it to Sentry with the request ID', async () => {
@@ -44,6 +45,19 @@ describe('TriggerError', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(404);
     expect(hint).toMatchObject({ tags: { request_id: REQUEST_ID, 'api.status': '404' } });
+  });
+
+  it('says so when Sentry is off, instead of showing an event ID that leads nowhere', async () => {
+    vi.mocked(Sentry.isEnabled).mockReturnValue(false);
+    mockFetch(() => apiError(404, 'not_found', 'Post not found.'));
+    const user = userEvent.setup();
+    renderDemo();
+
+    await user.click(screen.getByRole('button', { name: 'Failed API call' }));
+
+    expect(await screen.findByText(/sentry is not configured/i)).toBeInTheDocument();
+    expect(screen.getByRole('alert')).toHaveTextContent(`Request ID: ${REQUEST_ID}`);
+    expect(screen.queryByText(/sent to sentry as event/i)).toBeNull();
   });
 
   it('throws a render error that the error boundary catches, reports, and recovers from', async () => {

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { getPost } from '../api';
-import { captureApiError } from '../sentry';
+import { captureApiError, sentryEnabled } from '../sentry';
 import { ErrorMessage } from './ErrorMessage';
 
 /** MISSING_POST_ID is a post that does not exist: fetching it fails with 404. */
@@ -10,7 +10,7 @@ function Crash(): never {
   throw new Error('Demo render error, thrown on purpose from the "Trigger an error" panel');
 }
 
-type Outcome = { kind: 'captured'; error: unknown; eventId: string } | { kind: 'unexpected-success' };
+type Outcome = { kind: 'captured'; error: unknown; eventId: string | null } | { kind: 'unexpected-success' };
 
 /**
  * TriggerError is the demo's way to produce errors on demand: a render error
@@ -29,7 +29,8 @@ export function TriggerError() {
       await getPost(MISSING_POST_ID);
       setOutcome({ kind: 'unexpected-success' });
     } catch (error) {
-      setOutcome({ kind: 'captured', error, eventId: captureApiError(error) });
+      const eventId = captureApiError(error);
+      setOutcome({ kind: 'captured', error, eventId: sentryEnabled() ? eventId : null });
     } finally {
       setBusy(false);
     }
@@ -52,7 +53,13 @@ export function TriggerError() {
         <div className="demo-outcome">
           <ErrorMessage error={outcome.error} />
           <p className="request-id">
-            Sent to Sentry as event <code>{outcome.eventId}</code>
+            {outcome.eventId ? (
+              <>
+                Sent to Sentry as event <code>{outcome.eventId}</code>
+              </>
+            ) : (
+              'Sentry is not configured (no DSN), so this error was only shown here.'
+            )}
           </p>
         </div>
       )}
