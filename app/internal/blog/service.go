@@ -129,6 +129,8 @@ func (c Credentials) validate() error {
 	fields := map[string]string{}
 	email := NormalizeEmail(c.Email)
 	switch {
+	case !utf8.ValidString(c.Email):
+		fields["email"] = "must be valid UTF-8"
 	case email == "":
 		fields["email"] = "is required"
 	case len(email) > MaxEmailLen || !utf8.ValidString(email):
@@ -389,7 +391,8 @@ func TokenFromHeader(h string) (string, bool) {
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return "", false
 	}
-	return strings.TrimSpace(h[len(prefix):]), true
+	tok := strings.TrimSpace(h[len(prefix):])
+	return tok, tok != ""
 }
 
 // EqualTokens compares two secrets in constant time.

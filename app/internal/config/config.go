@@ -110,7 +110,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		rate = 0.1
 	}
 	var err error
-	if c.SentryTracesSampleRate, err = parseFloat(get("SENTRY_TRACES_SAMPLE_RATE", ""), rate); err != nil || c.SentryTracesSampleRate < 0 || c.SentryTracesSampleRate > 1 {
+	if c.SentryTracesSampleRate, err = parseFloat(get("SENTRY_TRACES_SAMPLE_RATE", ""), rate); err != nil || !(c.SentryTracesSampleRate >= 0 && c.SentryTracesSampleRate <= 1) {
 		return nil, &Error{"SENTRY_TRACES_SAMPLE_RATE", "want a number from 0 to 1"}
 	}
 

@@ -103,7 +103,16 @@ func (c *Checker) Run(ctx context.Context) Report {
 func (c *Checker) run(ctx context.Context, ch Check) string {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	err := ch.Func(ctx)
+	// A check that ignores its context must not hold the report: it is
+	// abandoned at the timeout (and finishes on its own later).
+	res := make(chan error, 1)
+	go func() { res <- ch.Func(ctx) }()
+	var err error
+	select {
+	case err = <-res:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	v, _ := c.last.LoadOrStore(ch.Name, new(atomic.Int64))
 	if err != nil {
 		v.(*atomic.Int64).Store(0)

@@ -91,12 +91,15 @@ func (s *Server) routes() {
 		m.Handle(pattern, h)
 	}
 	m.HandleFunc("/api/", s.notFound)
-	if s.cfg.Static != nil {
-		m.Handle("GET /", s.cfg.Static)
-		m.HandleFunc("/", s.notFound)
-	} else {
-		m.HandleFunc("/", s.notFound)
-	}
+	// One pattern for the rest: "GET /" next to "/api/" would be a conflict
+	// that ServeMux refuses (neither is more specific than the other).
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Static != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.cfg.Static.ServeHTTP(w, r)
+			return
+		}
+		s.notFound(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.
