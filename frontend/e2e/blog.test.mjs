@@ -26,6 +26,10 @@ const inCI = process.env.CI === 'true';
 const SENTRY_PROJECT = '42';
 const MAX_SCREENSHOT_BYTES = 150 * 1024;
 
+// Bounds, so that a hang fails the run instead of eating CI's time.
+const SETUP_TIMEOUT = { timeout: 300_000 };
+const STEP_TIMEOUT = { timeout: 90_000 };
+
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
 
 let skipReason = '';
@@ -122,7 +126,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
         tunnelled.push(parseEnvelope(body));
       }
     });
-  });
+  }, SETUP_TIMEOUT);
 
   after(async () => {
     // The last state of the page, to look at when a step failed.
@@ -132,9 +136,9 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     await sentry?.close();
     if (app) writeFileSync(join(artifactsDir, 'app.log'), app.output());
     rmSync(tmp, { recursive: true, force: true });
-  });
+  }, SETUP_TIMEOUT);
 
-  it('registers and logs in', async () => {
+  it('registers and logs in', STEP_TIMEOUT, async () => {
     await page.goto('/register');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
@@ -152,7 +156,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     assert.equal(stored[1], 0, 'nothing in localStorage');
   });
 
-  it('creates a post with a traceparent that the backend continues and logs', async () => {
+  it('creates a post with a traceparent that the backend continues and logs', STEP_TIMEOUT, async () => {
     await page.locator('.live-feed .badge-live').waitFor();
     await page.getByRole('link', { name: 'New post' }).click();
     await page.getByLabel('Title').fill(title);
@@ -193,13 +197,13 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     );
   });
 
-  it('shows the new post in the live feed', async () => {
+  it('shows the new post in the live feed', STEP_TIMEOUT, async () => {
     const feedLink = page.locator('.live-feed').getByRole('link', { name: title });
     await feedLink.waitFor();
     assert.equal(await feedLink.getAttribute('href'), new URL(page.url()).pathname);
   });
 
-  it('reports a failed API call to Sentry through the tunnel, linked by trace ID', async () => {
+  it('reports a failed API call to Sentry through the tunnel, linked by trace ID', STEP_TIMEOUT, async () => {
     await page.getByRole('link', { name: 'Blog' }).click();
     await page.getByRole('heading', { name: 'Posts' }).waitFor();
 
@@ -250,7 +254,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     assert.equal(received.env.headers.trace?.trace_id, requestId);
   });
 
-  it('catches a render error in the error boundary and reports it', async () => {
+  it('catches a render error in the error boundary and reports it', STEP_TIMEOUT, async () => {
     await page.getByRole('button', { name: 'Render error' }).click();
     const fallback = page.locator('.fallback');
     await fallback.waitFor();
@@ -273,7 +277,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     await page.getByRole('heading', { name: 'Trigger an error' }).waitFor();
   });
 
-  it('loads Session Replay lazily, as its own chunk, and sends the replay of the errors', async () => {
+  it('loads Session Replay lazily, as its own chunk, and sends the replay of the errors', STEP_TIMEOUT, async () => {
     const scripts = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.js')));
     assert.ok(scripts.some((s) => /\/assets\/replay-[\w-]+\.js$/.test(s)), `replay chunk loaded after start (${scripts.join(', ')})`);
     const html = await (await fetch(baseURL)).text();
@@ -285,7 +289,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     });
   });
 
-  it('sends the browser spans to Sentry in the same trace, named by route', async () => {
+  it('sends the browser spans to Sentry in the same trace, named by route', STEP_TIMEOUT, async () => {
     const traceId = TRACEPARENT.exec(createCall.traceparent)?.[1];
     assert.ok(traceId, 'the POST /api/posts step ran');
     const transactions = () =>
@@ -311,7 +315,7 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     assert.ok(!transactions().some((t) => /^\/posts\/\d+/.test(t.transaction)), 'no transaction named after a raw post URL');
   });
 
-  it('logged no unexpected errors in the browser console', () => {
+  it('logged no unexpected errors in the browser console', STEP_TIMEOUT, () => {
     // Expected: the two demo errors (React logs caught render errors) and the 404 of the failed call.
     const unexpected = consoleErrors.filter(
       (e) => !/Demo render error|999999999|404 \(Not Found\)|The above error occurred/.test(e),
