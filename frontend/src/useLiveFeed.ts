@@ -40,8 +40,22 @@ export function useLiveFeed(url: string, limit = 10, backoff: BackoffOptions = D
     let attempt = 0;
     let stopped = false;
 
+    const retry = () => {
+      socket = null;
+      setState((s) => ({ ...s, status: 'reconnecting' }));
+      timer = setTimeout(connect, reconnectDelay(attempt++, { initialMs, maxMs }));
+    };
+
     const connect = () => {
-      const ws = new WebSocket(url);
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url);
+      } catch (err) {
+        // A URL the browser refuses (say, ws: from an https: page): keep retrying, but say why.
+        console.warn('live feed: cannot open', url, err);
+        retry();
+        return;
+      }
       socket = ws;
       ws.onopen = () => {
         attempt = 0;
@@ -57,10 +71,7 @@ export function useLiveFeed(url: string, limit = 10, backoff: BackoffOptions = D
       };
       // An error is always followed by close; reconnecting is handled there.
       ws.onclose = () => {
-        if (stopped) return;
-        socket = null;
-        setState((s) => ({ ...s, status: 'reconnecting' }));
-        timer = setTimeout(connect, reconnectDelay(attempt++, { initialMs, maxMs }));
+        if (!stopped) retry();
       };
     };
 

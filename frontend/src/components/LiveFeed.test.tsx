@@ -137,6 +137,31 @@ describe('LiveFeed', () => {
       expect(FakeWebSocket.instances).toHaveLength(4);
     });
 
+    it('keeps retrying when the browser refuses to open the socket', () => {
+      vi.useFakeTimers();
+      vi.spyOn(console, 'warn').mockImplementation(() => {});
+      let refusals = 1;
+      vi.stubGlobal(
+        'WebSocket',
+        class extends FakeWebSocket {
+          constructor(url: string) {
+            if (refusals-- > 0) throw new DOMException('refused', 'SecurityError');
+            super(url);
+          }
+        },
+      );
+      renderFeed();
+      expect(screen.getByText('reconnecting…')).toBeInTheDocument();
+      expect(FakeWebSocket.instances).toHaveLength(0);
+
+      act(() => {
+        vi.advanceTimersByTime(500);
+      });
+      expect(FakeWebSocket.instances).toHaveLength(1);
+      latest().open();
+      expect(screen.getByText('live')).toBeInTheDocument();
+    });
+
     it('stops reconnecting and closes the socket on unmount', () => {
       vi.useFakeTimers();
       const { unmount } = renderFeed();
