@@ -71,6 +71,8 @@ describe('NewPost', () => {
     expect(await screen.findByText('must be at most 10000 characters')).toBeInTheDocument();
     expect(screen.getByRole('textbox', { name: /body/i })).toHaveAttribute('aria-invalid', 'true');
     expect(screen.getByRole('textbox', { name: /title/i })).toHaveAttribute('aria-invalid', 'false');
+    expect(screen.getByRole('alert')).toHaveTextContent('Please correct the fields below.');
+    expect(screen.getByRole('alert')).toHaveTextContent(`Request ID: ${REQUEST_ID}`);
   });
 
   it('publishes with the bearer token and opens the new post', async () => {

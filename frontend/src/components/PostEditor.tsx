@@ -75,7 +75,13 @@ function PostForm({ session, post }: { session: Session; post?: Post }) {
       {error !== null && (
         <ErrorMessage
           error={error}
-          message={error instanceof ApiError && error.status === 401 ? 'Your session has expired: log in again, then save.' : undefined}
+          message={
+            error instanceof ApiError && error.status === 401
+              ? 'Your session has expired: log in again, then save.'
+              : Object.keys(fields).length > 0
+                ? 'Please correct the fields below.'
+                : undefined
+          }
         />
       )}
       <Field label="Title" error={fields.title} hint={`${title.length}/${TITLE_MAX}`}>
