@@ -63,7 +63,7 @@ function escapeRegExp(s: string): string {
 
 /**
  * buildOptions returns the options given to Sentry.init. Session Replay is not
- * among the integrations: it is added later by loadReplay, in its own chunk.
+ * among the integrations: scheduleReplayLoad adds it later, from its own chunk.
  */
 export function buildOptions(settings: SentrySettings, origin: string = window.location.origin): Sentry.BrowserOptions {
   return {
