@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
@@ -62,9 +63,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	defer a.close()
 	hub, checker, api, store := a.hub, a.checker, a.api, a.store
 
+	// http.Server.Shutdown does not wait for hijacked connections
+	// (WebSockets), nor for the middleware's work after their handler
+	// returns: count every request, and wait for them all.
+	var inflight sync.WaitGroup
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Done()
+		a.handler.ServeHTTP(w, r)
+	})
+
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	public := &http.Server{
-		Handler:           a.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -119,7 +130,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	api.Drain()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(public.Shutdown(sctx), api.WaitWebSockets(sctx), admin.Shutdown(sctx))
+	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), admin.Shutdown(sctx))
 	stopBG()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -300,4 +311,19 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	a.hub, a.checker, a.api = hub, checker, api
 	a.handler = tel.Middleware(api)
 	return a, nil
+}
+
+// wait waits for wg, or until ctx is done.
+func wait(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

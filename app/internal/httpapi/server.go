@@ -6,7 +6,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,9 +54,6 @@ type Server struct {
 	mux      *http.ServeMux
 	draining atomic.Bool
 	wsActive wsGauge
-	// wsRunning counts WebSocket handlers, which outlive http.Server's
-	// Shutdown (hijacked connections are not tracked by it).
-	wsRunning sync.WaitGroup
 }
 
 // New returns a Server with its routes registered.

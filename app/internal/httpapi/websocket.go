@@ -49,8 +49,6 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
-	s.wsRunning.Add(1)
-	defer s.wsRunning.Done()
 
 	// The server's read and write timeouts were set on the connection for
 	// ordinary requests; a feed lives longer.
@@ -109,21 +107,5 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-	}
-}
-
-// WaitWebSockets waits until every WebSocket handler has returned (after
-// the feed was closed at shutdown), or ctx is done.
-func (s *Server) WaitWebSockets(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.wsRunning.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
