@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -262,7 +263,7 @@ func (in PostInput) Validate() error {
 		case strings.TrimSpace(v) == "":
 			fields[name] = "is required"
 		case utf8.RuneCountInString(v) > max:
-			fields[name] = "must be at most " + itoa(max) + " characters"
+			fields[name] = "must be at most " + strconv.Itoa(max) + " characters"
 		case strings.ContainsRune(v, 0):
 			fields[name] = "must not contain NUL characters"
 		}
@@ -273,19 +274,6 @@ func (in PostInput) Validate() error {
 		fields["title"] = "must be a single line"
 	}
 	return validationError(fields)
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }
 
 // CreatePost stores a new post by authorID and announces it.

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -217,7 +218,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/posts/"+itoa(p.ID))
+	w.Header().Set("Location", "/api/posts/"+strconv.FormatInt(p.ID, 10))
 	writeJSON(w, http.StatusCreated, p)
 	return nil
 }
@@ -318,17 +319,4 @@ func safeMethod(m string) string {
 		}
 	}
 	return m
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }
