@@ -20,10 +20,12 @@ import (
 	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/health"
 	"example.com/otelstarter/app/internal/httpapi"
+	"example.com/otelstarter/app/internal/ratelimit"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/app/internal/tunnel"
 	"example.com/otelstarter/telemetry"
+	"github.com/redis/go-redis/v9"
 )
 
 // serve runs the service until ctx is done, then shuts down gracefully:
@@ -247,6 +249,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		cache blog.PostCache
 		bus   feed.Bus
 		ping  func(context.Context) error
+		rdbc  redis.UniversalClient
 	)
 	if cfg.RedisURL != "" {
 		rdb, err := redisstore.Open(cfg.RedisURL)
@@ -259,7 +262,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 			slog.WarnContext(ctx, "redis.unreachable", slog.String("error", err.Error()))
 		}
 		cancel()
-		cache, bus, ping = rdb, rdb, rdb.Ping
+		cache, bus, ping, rdbc = rdb, rdb, rdb.Ping, rdb.Redis()
 	}
 
 	hub := feed.New(bus)
@@ -287,6 +290,12 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 			slog.String("hint", "run `make frontend` (needs npm) to serve the UI at /"))
 	}
 
+	var loginLimiter httpapi.Limiter
+	if cfg.RateLimitLogin > 0 {
+		loginLimiter = ratelimit.New("login", cfg.RateLimitLogin, time.Minute, rdbc)
+	}
+	tunnelLimiter := ratelimit.New("tunnel", cfg.RateLimitTunnel, time.Minute, rdbc)
+
 	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
 	if err != nil {
 		return nil, err
@@ -299,7 +308,8 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		ReportError:    func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
 		RequestTimeout: cfg.RequestTimeout,
 		Static:         static,
-		Extra:          map[string]http.Handler{"POST /api/sentry-tunnel": tun},
+		LoginLimiter:   loginLimiter,
+		Extra:          map[string]http.Handler{"POST /api/sentry-tunnel": httpapi.RateLimited(tunnelLimiter, tun)},
 		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
 		}},

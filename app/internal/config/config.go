@@ -33,6 +33,9 @@ type Config struct {
 
 	BcryptCost int // BCRYPT_COST: password hashing work factor
 
+	RateLimitLogin  int // RATE_LIMIT_LOGIN: logins per minute per client and per email; 0 = off
+	RateLimitTunnel int // RATE_LIMIT_TUNNEL: Sentry envelopes per minute per client; 0 = off
+
 	RequestTimeout  time.Duration // REQUEST_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 }
@@ -122,6 +125,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST", "10")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
 		return nil, &Error{"BCRYPT_COST", "want an integer from 4 to 16"}
+	}
+	for _, rl := range []struct {
+		key string
+		dst *int
+		def string
+	}{{"RATE_LIMIT_LOGIN", &c.RateLimitLogin, "10"}, {"RATE_LIMIT_TUNNEL", &c.RateLimitTunnel, "60"}} {
+		if *rl.dst, err = strconv.Atoi(get(rl.key, rl.def)); err != nil || *rl.dst < 0 {
+			return nil, &Error{rl.key, "want a number of requests per minute (0 turns the limit off)"}
+		}
 	}
 	if c.RequestTimeout, err = parseDuration(get("REQUEST_TIMEOUT", ""), 10*time.Second); err != nil {
 		return nil, &Error{"REQUEST_TIMEOUT", err.Error()}

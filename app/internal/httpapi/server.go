@@ -31,6 +31,9 @@ type Config struct {
 	Frontend FrontendConfig
 	// Static serves the built frontend at /; nil answers 404 JSON.
 	Static http.Handler
+	// LoginLimiter bounds login attempts per client address and per email.
+	// Optional.
+	LoginLimiter Limiter
 	// Extra routes (pattern → handler) added to the mux, such as the Sentry
 	// tunnel.
 	Extra map[string]http.Handler
@@ -73,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	m := s.mux
 	m.Handle("POST /api/users", s.timed(s.register))
-	m.Handle("POST /api/login", s.timed(s.login))
+	m.Handle("POST /api/login", RateLimited(s.cfg.LoginLimiter, s.timed(s.login)))
 	m.Handle("GET /api/posts", s.timed(s.listPosts))
 	m.Handle("POST /api/posts", s.timed(s.authed(s.createPost)))
 	m.Handle("GET /api/posts/{id}", s.timed(s.getPost))
@@ -171,6 +174,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var c blog.Credentials
 	if err := decode(w, r, &c); err != nil {
 		return err
+	}
+	if s.cfg.LoginLimiter != nil {
+		// Per account too, so that many addresses cannot guess one password.
+		if ok, wait := s.cfg.LoginLimiter.Allow(r.Context(), "email:"+blog.NormalizeEmail(c.Email)); !ok {
+			writeRateLimited(w, wait)
+			return nil
+		}
 	}
 	res, err := s.cfg.Service.Login(r.Context(), c)
 	if err != nil {

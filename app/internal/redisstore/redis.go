@@ -101,6 +101,10 @@ func Open(rawURL string, opts ...Option) (*Client, error) {
 	return &Client{rdb: rdb}, nil
 }
 
+// Redis returns the underlying instrumented client, for other adapters
+// (the rate limiter) that share its connections.
+func (c *Client) Redis() *redis.Client { return c.rdb }
+
 // Ping checks that Redis answers.
 func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
 

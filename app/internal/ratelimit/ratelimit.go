@@ -1,0 +1,101 @@
+// Package ratelimit bounds how often one client may call an endpoint, with
+// fixed one-window counters: in Redis when it is configured (so every
+// instance shares the count), in process otherwise, and in process as well
+// whenever Redis fails, so the limiter never fails a request.
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Limiter counts events per key.
+type Limiter struct {
+	name   string
+	limit  int
+	window time.Duration
+	rdb    redis.UniversalClient // nil: in process only
+	now    func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]*window
+	sweep   time.Time
+}
+
+type window struct {
+	start time.Time
+	count int
+}
+
+// New returns a limiter that allows limit events per window for each key.
+// limit ≤ 0 allows everything. rdb may be nil.
+func New(name string, limit int, per time.Duration, rdb redis.UniversalClient) *Limiter {
+	return &Limiter{name: name, limit: limit, window: per, rdb: rdb, now: time.Now, windows: map[string]*window{}}
+}
+
+// Allow counts one event for key and reports whether it is within the limit
+// and, when it is not, how long until the window ends.
+func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration) {
+	if l == nil || l.limit <= 0 {
+		return true, 0
+	}
+	// Keys may be addresses or emails: only their hash is stored.
+	sum := sha256.Sum256([]byte(key))
+	k := "ratelimit:" + l.name + ":" + hex.EncodeToString(sum[:12])
+	if l.rdb != nil {
+		ok, wait, err := l.allowRedis(ctx, k)
+		if err == nil {
+			return ok, wait
+		}
+		slog.WarnContext(ctx, "ratelimit.redis_failed", slog.String("limiter", l.name), slog.String("error", err.Error()))
+	}
+	return l.allowLocal(k)
+}
+
+func (l *Limiter) allowRedis(ctx context.Context, key string) (bool, time.Duration, error) {
+	pipe := l.rdb.TxPipeline()
+	incr := pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, l.window)
+	ttl := pipe.PTTL(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, 0, err
+	}
+	if incr.Val() <= int64(l.limit) {
+		return true, 0, nil
+	}
+	wait := ttl.Val()
+	if wait <= 0 {
+		wait = l.window
+	}
+	return false, wait, nil
+}
+
+func (l *Limiter) allowLocal(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > l.window { // drop expired windows: memory stays bounded by active keys
+		for k, w := range l.windows {
+			if now.Sub(w.start) >= l.window {
+				delete(l.windows, k)
+			}
+		}
+		l.sweep = now
+	}
+	w := l.windows[key]
+	if w == nil || now.Sub(w.start) >= l.window {
+		w = &window{start: now}
+		l.windows[key] = w
+	}
+	w.count++
+	if w.count <= l.limit {
+		return true, 0
+	}
+	return false, w.start.Add(l.window).Sub(now)
+}

@@ -1,0 +1,103 @@
+package ratelimit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"example.com/otelstarter/app/internal/ratelimit"
+	"example.com/otelstarter/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestLocalWindow(t *testing.T) {
+	l := ratelimit.New("t", 3, time.Minute, nil)
+	ctx := context.Background()
+	for i := range 3 {
+		if ok, _ := l.Allow(ctx, "a"); !ok {
+			t.Fatalf("event %d refused within the limit", i+1)
+		}
+	}
+	ok, wait := l.Allow(ctx, "a")
+	if ok || wait <= 0 || wait > time.Minute {
+		t.Fatalf("4th event: ok=%v wait=%v, want refused with 0 < wait ≤ 1m", ok, wait)
+	}
+	if ok, _ := l.Allow(ctx, "b"); !ok {
+		t.Fatal("another key shares the count")
+	}
+}
+
+func TestLocalWindowEnds(t *testing.T) {
+	l := ratelimit.New("t", 1, 50*time.Millisecond, nil)
+	ctx := context.Background()
+	l.Allow(ctx, "k")
+	if ok, _ := l.Allow(ctx, "k"); ok {
+		t.Fatal("second event allowed")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if ok, _ := l.Allow(ctx, "k"); !ok {
+		t.Fatal("still refused after the window")
+	}
+}
+
+func TestZeroLimitAllowsAll(t *testing.T) {
+	l := ratelimit.New("t", 0, time.Minute, nil)
+	for range 100 {
+		if ok, _ := l.Allow(context.Background(), "k"); !ok {
+			t.Fatal("limit 0 refused an event")
+		}
+	}
+}
+
+func redisClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts.DB = 14 // this package's database on the shared server
+	c := redis.NewClient(opts)
+	tb.Cleanup(func() { c.Close() })
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func TestRedisIsSharedBetweenInstances(t *testing.T) {
+	rdb := redisClient(t)
+	a := ratelimit.New("login", 2, time.Minute, rdb)
+	b := ratelimit.New("login", 2, time.Minute, rdb)
+	ctx := context.Background()
+	key := fmt.Sprintf("203.0.113.%d", time.Now().UnixNano()%200)
+	a.Allow(ctx, key)
+	b.Allow(ctx, key)
+	ok, wait := a.Allow(ctx, key)
+	if ok || wait <= 0 || wait > time.Minute {
+		t.Fatalf("third event across instances: ok=%v wait=%v", ok, wait)
+	}
+	// Only a hash of the key is stored.
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, key) {
+			t.Fatalf("the raw client key is stored in Redis: %s", k)
+		}
+	}
+}
+
+func TestRedisDownFallsBackToLocal(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.FreeAddr(t), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer rdb.Close()
+	l := ratelimit.New("t", 1, time.Minute, rdb)
+	if ok, _ := l.Allow(context.Background(), "k"); !ok {
+		t.Fatal("first event refused with Redis down")
+	}
+	if ok, _ := l.Allow(context.Background(), "k"); ok {
+		t.Fatal("limit not enforced in process while Redis is down")
+	}
+}
