@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"example.com/otelstarter/app/internal/blog"
 )
@@ -25,8 +27,16 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &blog.Error{Code: blog.CodeUnsupported, Message: "Content-Type must be application/json"}
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	// encoding/json silently replaces invalid UTF-8 and lone UTF-16
+	// surrogates with U+FFFD: refuse them instead of storing a lossy copy.
+	if !utf8.Valid(raw) || hasLoneSurrogate(raw) {
+		return &blog.Error{Code: blog.CodeInvalid, Message: "the body must be valid UTF-8 JSON"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -124,4 +134,55 @@ func pageParams(r *http.Request) (blog.Page, error) {
 		return p, &blog.Error{Code: blog.CodeInvalid, Message: "invalid query parameters", Fields: fields}
 	}
 	return p, nil
+}
+
+// hasLoneSurrogate reports whether a JSON text holds a \uD800–\uDFFF escape
+// that is not part of a high-low surrogate pair.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // skip the escaped character, which may be a backslash
+			continue
+		}
+		cp, ok := hex4(b, i+2)
+		if !ok {
+			continue // malformed: the decoder reports it
+		}
+		switch {
+		case cp >= 0xD800 && cp <= 0xDBFF:
+			lo, ok := hex4(b, i+8)
+			if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' || !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		case cp >= 0xDC00 && cp <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+func hex4(b []byte, at int) (int, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b[at : at+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			n = n<<4 | int(c-'0')
+		case 'a' <= c && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
 }
