@@ -1,0 +1,190 @@
+package telemetry_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"example.com/otelstarter/telemetry"
+)
+
+// discardExporter drops every span, so the benchmarks measure the cost of
+// recording spans, not of sending them.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// benchEnv clears the OTEL_* variables for the benchmark so that the
+// caller's environment cannot change what is measured.
+func benchEnv(b *testing.B) {
+	b.Helper()
+	for _, k := range otelEnv {
+		b.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+// benchMux is the router of every middleware benchmark: one Go 1.22
+// pattern and a handler that does (almost) nothing.
+func benchMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/posts/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"id":42}`))
+	})
+	return mux
+}
+
+// naiveHandler is what the usual tutorials assemble by hand: otelhttp, a
+// Prometheus client_golang counter and histogram labelled with the raw path,
+// and an slog JSON access log.
+func naiveHandler(b *testing.B, next http.Handler) http.Handler {
+	b.Helper()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(discardExporter{}),
+	)
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+
+	reg := prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total", Help: "HTTP requests.",
+	}, []string{"method", "path", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "http_request_duration_seconds", Help: "HTTP request duration.", Buckets: prometheus.DefBuckets,
+	}, []string{"method", "path", "status"})
+	reg.MustRegister(requests, duration)
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+	metrics := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			status := strconv.Itoa(sw.status)
+			requests.WithLabelValues(r.Method, r.URL.Path, status).Inc()
+			duration.WithLabelValues(r.Method, r.URL.Path, status).Observe(time.Since(start).Seconds())
+		})
+	}
+	accessLog := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			logger.InfoContext(r.Context(), "http.request",
+				"method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"duration", time.Since(start), "bytes", sw.bytes)
+		})
+	}
+	return otelhttp.NewHandler(metrics(accessLog(next)), "server",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+	)
+}
+
+// statusWriter is the tutorials' response writer wrapper.
+type statusWriter struct {
+	http.ResponseWriter
+	status, bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += n
+	return n, err
+}
+
+// benchTelemetry is the kit with every signal on, exported nowhere.
+func benchTelemetry(b *testing.B) *telemetry.Telemetry {
+	b.Helper()
+	tel, err := telemetry.Setup(context.Background(),
+		telemetry.WithTracerProviderOptions(sdktrace.WithBatcher(discardExporter{})),
+		telemetry.WithLogWriter(io.Discard),
+		telemetry.WithoutGlobals(),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return tel
+}
+
+// BenchmarkMiddleware compares a bare mux, the hand-made instrumentation of
+// the tutorials and the kit's middleware on the same in-process request.
+func BenchmarkMiddleware(b *testing.B) {
+	benchEnv(b)
+	b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	tel := benchTelemetry(b)
+	handlers := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", benchMux()},
+		{"naive", naiveHandler(b, benchMux())},
+		{"kit", tel.Middleware(benchMux())},
+	}
+	for _, tt := range handlers {
+		b.Run(tt.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, "/api/posts/42", nil)
+			r.Header.Set("User-Agent", "bench/1.0")
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				tt.h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLogRecord compares one typical log line through the standard JSON
+// handler and through the kit's logger, with a recording span in the context
+// (trace correlation and redaction both run).
+func BenchmarkLogRecord(b *testing.B) {
+	benchEnv(b)
+	tel := benchTelemetry(b)
+	ctx, span := tel.TracerProvider.Tracer("bench").Start(context.Background(), "op")
+	defer span.End()
+	if !span.IsRecording() {
+		b.Fatal("span not recording")
+	}
+	loggers := []struct {
+		name string
+		l    *slog.Logger
+	}{
+		{"plain", slog.New(slog.NewJSONHandler(io.Discard, nil))},
+		{"kit", tel.Logger},
+	}
+	for _, tt := range loggers {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tt.l.LogAttrs(ctx, slog.LevelInfo, "post loaded",
+					slog.String("post_id", "42"),
+					slog.Int("comments", 17),
+					slog.Duration("elapsed", 1500*time.Microsecond),
+					slog.String("author", "alice"),
+				)
+			}
+		})
+	}
+}
