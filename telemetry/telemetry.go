@@ -97,9 +97,7 @@ func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
 		otel.SetMeterProvider(t.MeterProvider)
 		otel.SetLoggerProvider(t.LoggerProvider)
 		otel.SetTextMapPropagator(t.Propagator)
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			t.Logger.Warn("opentelemetry error", slog.String("error", err.Error()))
-		}))
+		otel.SetErrorHandler(&throttledErrorHandler{logger: t.Logger, interval: errorLogInterval, now: time.Now})
 		slog.SetDefault(t.Logger)
 	}
 	return t, nil
