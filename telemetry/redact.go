@@ -76,8 +76,12 @@ func RedactString(s string) string {
 	if strings.IndexByte(s, '@') >= 0 {
 		s = emailRe.ReplaceAllLiteralString(s, Redacted)
 	}
-	if strings.IndexByte(s, '.') >= 0 {
+	// The regular expressions are costly; run each only when s has the
+	// literal part every match needs ("eyJ", three dots between digits).
+	if strings.Contains(s, "eyJ") {
 		s = jwtRe.ReplaceAllLiteralString(s, Redacted)
+	}
+	if mayHoldIPv4(s) {
 		s = ipv4Re.ReplaceAllLiteralString(s, Redacted)
 	}
 	if strings.Count(s, ":") >= 2 {
@@ -149,20 +153,47 @@ func credentialLike(c string) bool {
 }
 
 // mayNeedRedaction is a cheap pre-check: every pattern RedactString masks
-// contains '@', a '.' between digits or ':' or is introduced by a scheme word.
+// contains '@' or ':', is a run of digits and dots (IPv4), starts with "eyJ"
+// (JWT) or is introduced by a scheme word.
 func mayNeedRedaction(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '@', ':':
 			return true
-		case '.':
-			if i > 0 && isDigitOrAlpha(s[i-1]) {
+		case 'e':
+			if strings.HasPrefix(s[i:], "eyJ") {
 				return true
 			}
 		case 'b', 'B', 't', 'T':
-			if hasFold(s[i:], "bearer") || hasFold(s[i:], "basic") || hasFold(s[i:], "token") {
+			if prefixFold(s[i:], "bearer") || prefixFold(s[i:], "basic") || prefixFold(s[i:], "token") {
 				return true
 			}
+		}
+	}
+	return mayHoldIPv4(s)
+}
+
+// prefixFold reports whether s starts with the ASCII word w, ignoring case.
+func prefixFold(s, w string) bool {
+	return len(s) >= len(w) && strings.EqualFold(s[:len(w)], w)
+}
+
+// mayHoldIPv4 reports whether s has a run of digits and dots with at least
+// three dots, which every IPv4 address is.
+func mayHoldIPv4(s string) bool {
+	dots, digits := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dots++
+		case '0' <= c && c <= '9':
+			digits = true
+		default:
+			dots, digits = 0, false
+			continue
+		}
+		if dots >= 3 && digits {
+			return true
 		}
 	}
 	return false
