@@ -9,9 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/felixge/httpsnoop"
 	"github.com/getsentry/sentry-go"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -74,13 +72,7 @@ func (r withoutFilteredAttrs) Offer(ctx context.Context, t time.Time, v exemplar
 // and recovery but no span or metrics, and their access line is at debug
 // level.
 func (t *Telemetry) Middleware(next http.Handler) http.Handler {
-	return otelhttp.NewHandler(t.serve(next), "http.server",
-		otelhttp.WithTracerProvider(t.TracerProvider),
-		otelhttp.WithMeterProvider(t.MeterProvider),
-		otelhttp.WithPropagators(t.Propagator),
-		otelhttp.WithFilter(func(r *http.Request) bool { return !t.cfg.skipRoutes[r.URL.Path] }),
-		otelhttp.WithSpanNameFormatter(spanName),
-	)
+	return t.newHTTPServer(next)
 }
 
 func spanName(_ string, r *http.Request) string {
@@ -102,88 +94,66 @@ func Route(r *http.Request) string {
 	return UnmatchedRoute
 }
 
-func (t *Telemetry) serve(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ctx := r.Context()
-		span := trace.SpanFromContext(ctx)
-		sc := span.SpanContext()
-		if !sc.IsValid() {
-			// Untraced path or tracing off: still give the request an ID
-			// that its log lines carry.
-			sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: randomTraceID(), SpanID: randomSpanID()})
-			ctx = trace.ContextWithSpanContext(ctx, sc)
-			r = r.WithContext(ctx)
-		}
-		w.Header().Set(RequestIDHeader, sc.TraceID().String())
-		if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
-			span.SetAttributes(attribute.String("http.request.header.x-request-id", in))
-		}
+// serve is the part of the middleware that runs for traced and untraced
+// requests alike: request ID, panic recovery and the access log line.
+func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, start time.Time) {
+	ctx := r.Context()
+	span := trace.SpanFromContext(ctx)
+	sc := span.SpanContext()
+	if !sc.IsValid() {
+		// Untraced path or tracing off: still give the request an ID
+		// that its log lines carry.
+		sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: randomTraceID(), SpanID: randomSpanID()})
+		ctx = trace.ContextWithSpanContext(ctx, sc)
+		r = r.WithContext(ctx)
+	}
+	var tid [32]byte
+	traceID := sc.TraceID()
+	hexEncode(tid[:], traceID[:])
+	rw.Header()[RequestIDHeader] = []string{string(tid[:])}
+	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
+		span.SetAttributes(attribute.String("http.request.header.x-request-id", in))
+	}
+	w := rw.external()
 
-		var status, written int
-		w = httpsnoop.Wrap(w, httpsnoop.Hooks{
-			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-				return func(code int) {
-					if status == 0 {
-						status = code
-					}
-					next(code)
-				}
-			},
-			Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-				return func(b []byte) (int, error) {
-					if status == 0 {
-						status = http.StatusOK
-					}
-					n, err := next(b)
-					written += n
-					return n, err
-				}
-			},
-		})
-
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				t.recovered(ctx, span, v)
-				if status == 0 {
-					writePanicResponse(w)
-				}
-				status = http.StatusInternalServerError
+	defer func() {
+		status := rw.status
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
 			}
-			route := Route(r)
-			if span.IsRecording() {
-				span.SetAttributes(semconv.HTTPRoute(route))
-			}
-			if r.Pattern == "" {
-				// otelhttp labels the metrics with r.Pattern when there is
-				// one; give the others a bounded route too.
-				if l, ok := otelhttp.LabelerFromContext(ctx); ok {
-					l.Add(semconv.HTTPRoute(UnmatchedRoute))
-				}
-			}
+			t.recovered(ctx, span, v)
 			if status == 0 {
-				status = http.StatusOK
+				writePanicResponse(w)
 			}
-			level := slog.LevelInfo
-			switch {
-			case t.cfg.skipRoutes[r.URL.Path]:
-				level = slog.LevelDebug
-			case status >= 500:
-				level = slog.LevelError
-			}
-			t.Logger.LogAttrs(ctx, level, "http.request",
-				slog.String("method", r.Method),
-				slog.String("route", route),
-				slog.Int("status", status),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.Int("bytes", written),
-			)
-		}()
-		next.ServeHTTP(w, r)
-	})
+			status = http.StatusInternalServerError
+		}
+		route := Route(r)
+		if span.IsRecording() {
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
+		if status == 0 {
+			status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		switch {
+		case t.cfg.skipRoutes[r.URL.Path]:
+			level = slog.LevelDebug
+		case status >= 500:
+			level = slog.LevelError
+		}
+		if !t.Logger.Enabled(ctx, level) {
+			return
+		}
+		t.Logger.LogAttrs(ctx, level, "http.request",
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", rw.written),
+		)
+	}()
+	next.ServeHTTP(w, r)
 }
 
 func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {

@@ -42,6 +42,9 @@ func (redactingSpanProcessor) ForceFlush(context.Context) error { return nil }
 // sensitive or its string value holds something sensitive.
 func redactAttribute(kv attribute.KeyValue) (attribute.KeyValue, bool) {
 	if IsSensitiveKey(string(kv.Key)) {
+		if kv.Value.Type() == attribute.STRING && kv.Value.AsString() == Redacted {
+			return kv, false
+		}
 		return attribute.String(string(kv.Key), Redacted), true
 	}
 	switch kv.Value.Type() {
