@@ -1,0 +1,170 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The load itself never runs under `go test`: it needs PostgreSQL, Redis,
+// the collector and minutes (`make load`). These are its pure parts.
+
+func TestPercentile(t *testing.T) {
+	ms := func(xs ...int) []time.Duration {
+		out := make([]time.Duration, len(xs))
+		for i, x := range xs {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 99, 0},
+		{"one", ms(7), 50, 7 * time.Millisecond},
+		{"one p99", ms(7), 99, 7 * time.Millisecond},
+		{"median of four is the second", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
+		{"p50 of 1..100", ms(hundred...), 50, 50 * time.Millisecond},
+		{"p100 is the max", ms(hundred...), 100, 100 * time.Millisecond},
+		{"p99 of 10 is the max", ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 99, 10 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.sorted, tc.p); got != tc.want {
+				t.Errorf("percentile(p%v) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	lat := []time.Duration{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}
+	s := summarize(lat, 1, 2*time.Second)
+	if s.Requests != 4 || s.Failed != 1 || s.RPS() != 2 || s.P50 != 2*time.Millisecond || s.Max != 4*time.Millisecond {
+		t.Errorf("summarize = %+v, RPS %v", s, s.RPS())
+	}
+}
+
+func TestMergeSection(t *testing.T) {
+	micro := "<!-- micro:start -->\nold micro\n<!-- micro:end -->"
+	load := "<!-- load:start -->\nold load\n<!-- load:end -->"
+	for _, tc := range []struct {
+		name, doc, section, body, want string
+	}{
+		{"new file gets the title", "", "load", "L",
+			resultsTitle + "\n" + "<!-- load:start -->\nL\n<!-- load:end -->\n"},
+		{"appended after the other section", "# R\n\n" + micro + "\n", "load", "L\n\n",
+			"# R\n\n" + micro + "\n\n<!-- load:start -->\nL\n<!-- load:end -->\n"},
+		{"replaced in place, the other kept", "# R\n\n" + micro + "\n\n" + load + "\n\nfooter\n", "micro", "new micro",
+			"# R\n\n<!-- micro:start -->\nnew micro\n<!-- micro:end -->\n\n" + load + "\n\nfooter\n"},
+		{"load replaced", "# R\n\n" + micro + "\n\n" + load + "\n", "load", "new load",
+			"# R\n\n" + micro + "\n\n<!-- load:start -->\nnew load\n<!-- load:end -->\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := mergeSection(tc.doc, tc.section, tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+	for _, doc := range []string{"<!-- load:start -->\nno end", "<!-- load:end -->\n<!-- load:start -->", "<!-- load:end -->"} {
+		if _, err := mergeSection(doc, "load", "x"); err == nil {
+			t.Errorf("mergeSection(%q): no error for broken markers", doc)
+		}
+	}
+}
+
+func TestMicroRatios(t *testing.T) {
+	const out = `goos: linux
+pkg: example.com/otelstarter/telemetry
+BenchmarkMiddleware/kit-2         	  100000	      2000 ns/op	     500 B/op	       5 allocs/op
+BenchmarkMiddleware/kit-2         	  100000	      2200 ns/op	     500 B/op	       5 allocs/op
+BenchmarkMiddleware/kit-2         	  100000	      9000 ns/op	     500 B/op	       5 allocs/op
+BenchmarkMiddleware/naive-2       	  100000	      4000 ns/op	    1500 B/op	      15 allocs/op
+BenchmarkMiddleware/plain-2       	  100000	      1000 ns/op	     100 B/op	       1 allocs/op
+BenchmarkLogRecord/attrs=4/impl=kit-2  	 1000000	       300 ns/op
+BenchmarkLogRecord/attrs=4/impl=naive-2	 1000000	       600 ns/op
+BenchmarkOther-2                  	 1000000	       1.5 ns/op
+PASS
+`
+	rows := microRatios(parseBench(out))
+	if len(rows) != 2 {
+		t.Fatalf("rows = %+v, want 2", rows)
+	}
+	log, mw := rows[0], rows[1]
+	if log.name != "BenchmarkLogRecord/attrs=4/impl=*" || mw.name != "BenchmarkMiddleware/*" {
+		t.Fatalf("names = %q, %q", log.name, mw.name)
+	}
+	check := func(r microRow, other string, want float64, ok bool) {
+		t.Helper()
+		got, gotOK := r.ratio(other, "ns/op")
+		if gotOK != ok || got != want {
+			t.Errorf("%s kit/%s = %v, %v; want %v, %v", r.name, other, got, gotOK, want, ok)
+		}
+	}
+	check(mw, "naive", 0.55, true) // median 2200 of the three kit runs
+	check(mw, "plain", 2.2, true)
+	check(log, "naive", 0.5, true)
+	check(log, "plain", 0, false)
+
+	report := microReport(rows, "benchstat table", 1.0, 1.5)
+	for _, want := range []string{"| BenchmarkMiddleware/* | 2200.0 ns/op | 0.550× (4000.0 ns/op) | met | 2.200× (1000.0 ns/op) | **not met** |", "benchstat table"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+func TestMetricText(t *testing.T) {
+	const text = `# HELP otelcol_receiver_accepted_spans Number of spans.
+# TYPE otelcol_receiver_accepted_spans counter
+otelcol_receiver_accepted_spans_total{receiver="otlp",transport="http"} 12
+otelcol_receiver_accepted_spans_total{receiver="otlp",transport="grpc"} 3
+go_goroutines 42
+otel_sdk_exporter_span_exported_total{error_type="*errors.joinError",otel_component_name="otlp_http_span_exporter/0"} 8192
+otel_sdk_processor_span_processed_total{otel_component_name="batching_span_processor/0"} 100
+
+`
+	if got := metricSum(text, "otelcol_receiver_accepted_spans"); got != 15 {
+		t.Errorf("accepted spans = %v, want 15", got)
+	}
+	if got := metricSum(text, "go_goroutines"); got != 42 {
+		t.Errorf("goroutines = %v, want 42", got)
+	}
+	if got := len(seriesIDs(text)); got != 5 {
+		t.Errorf("series = %d, want 5", got)
+	}
+	got := sdkCounters(text)
+	want := []sdkCounter{
+		{"otel_sdk_exporter_span_exported_total", "otlp_http_span_exporter/0", "*errors.joinError", "", 8192},
+		{"otel_sdk_processor_span_processed_total", "batching_span_processor/0", "", "", 100},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("sdkCounters = %+v, want %+v", got, want)
+	}
+	if l := lost(got); l["span"] != 8192 || l["log"] != 0 {
+		t.Errorf("lost = %v, want 8192 spans", l)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 1..4 = %v, want 2.5", got)
+	}
+	if got := median([]time.Duration{3, 1, 2}); got != 2 {
+		t.Errorf("median of 1..3 = %v, want 2", got)
+	}
+	if got := median[int](nil); got != 0 {
+		t.Errorf("median of nothing = %v, want 0", got)
+	}
+}
