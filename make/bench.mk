@@ -1,0 +1,31 @@
+# What observability costs, measured (bench/README.md). Included by the
+# top-level Makefile (include make/*.mk); recipes run from the repository root.
+#   make bench  micro-benchmarks of telemetry/: bench/micro.txt, benchstat, and
+#               the micro section of bench/RESULTS.md
+#   make load   the real app under load, with PostgreSQL, Redis and bin/otelcol:
+#               the load section of bench/RESULTS.md (~10 minutes)
+
+GO               ?= go
+BENCH_PATTERN    ?= BenchmarkMiddleware|BenchmarkLogRecord
+BENCH_COUNT      ?= 6
+MICRO_GOAL_NAIVE ?= 1.00
+MICRO_GOAL_PLAIN ?= 1.50
+# e.g. LOAD_FLAGS='-duration 3s -outage 20s -runs 1' for a quick look
+LOAD_FLAGS       ?=
+
+# benchstat as a go.mod tool when the module has it, else the released one.
+BENCHSTAT ?= $(shell $(GO) tool -n benchstat >/dev/null 2>&1 && echo '$(GO) tool benchstat' || echo '$(GO) run golang.org/x/perf/cmd/benchstat@latest')
+
+# bench/ is a directory: without .PHONY `make bench` would be "up to date".
+.PHONY: bench load
+
+bench: ## micro-benchmarks of telemetry/ (kit vs naive vs plain) into bench/RESULTS.md
+	$(GO) test -run '^$$' -bench '$(BENCH_PATTERN)' -benchmem -count $(BENCH_COUNT) ./telemetry/ > bench/micro.txt
+	@stat=$$(mktemp); trap 'rm -f "$$stat"' EXIT; \
+		echo "$(BENCHSTAT) bench/micro.txt"; \
+		$(BENCHSTAT) bench/micro.txt > "$$stat"; \
+		$(GO) run ./bench/load micro -in bench/micro.txt -benchstat "$$stat" \
+			-goal-naive $(MICRO_GOAL_NAIVE) -goal-plain $(MICRO_GOAL_PLAIN)
+
+load: bin/otelcol ## the real app under load, telemetry on vs off, collector outage, cold start, /metrics (needs PostgreSQL, Redis)
+	$(GO) run ./bench/load $(LOAD_FLAGS)
