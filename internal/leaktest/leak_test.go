@@ -1,0 +1,509 @@
+package leaktest
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", to break the app's database from outside
+)
+
+// The secrets of the scripted session: distinctive, so that any occurrence
+// in a sink is a leak and not a coincidence.
+const (
+	email     = "leak.proof.q7x9@example.net"
+	emailUser = "leak.proof.q7x9"
+	password  = "Zq8-leak-pass-W4rd"
+	clientIP  = "203.0.113.199"
+	clientIP6 = "2001:db8::c0ff:ee"
+	cookie    = "cookie-leak-5kq2"
+)
+
+// The secrets sent straight to the collector, as a careless service would.
+const (
+	directEmail  = "direct.leak.r5t2@example.org"
+	directIP     = "192.0.2.147"
+	directXFF    = "198.51.100.222"
+	directBearer = "direct-tok-8Hq2x"
+	directCookie = "direct-cookie-c00k1e"
+)
+
+// stack is what TestNoSecretLeavesTheProcess runs.
+type stack struct {
+	sinkDir       string
+	collectorHTTP string
+	sink, col     *process
+}
+
+// startCollectors runs testdata/sink.yaml, and collector/config.yaml with
+// its downstream endpoints (the ${env:…} variables the file names) pointed
+// at the sink (Tempo, Loki) and at promWrite (Prometheus remote write).
+func startCollectors(t *testing.T, bin, promWrite string) *stack {
+	t.Helper()
+	s := &stack{sinkDir: filepath.Join(t.TempDir(), "sink")}
+	if err := os.MkdirAll(s.sinkDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sinkGRPC, sinkHTTP, sinkHealth := freeAddr(t), freeAddr(t), freeAddr(t)
+	s.sink = start(t, "sink collector", []string{
+		"SINK_GRPC_ENDPOINT=" + sinkGRPC, "SINK_HTTP_ENDPOINT=" + sinkHTTP,
+		"SINK_HEALTH_ENDPOINT=" + sinkHealth, "SINK_DIR=" + s.sinkDir,
+	}, bin, "--config", repoPath(t, "internal", "leaktest", "testdata", "sink.yaml"))
+
+	colGRPC, colHTTP, colHealth, colMetrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	_, metricsPort, _ := strings.Cut(colMetrics, ":")
+	s.col = start(t, "collector (collector/config.yaml)", []string{
+		"OTELCOL_OTLP_GRPC_ENDPOINT=" + colGRPC,
+		"OTELCOL_OTLP_HTTP_ENDPOINT=" + colHTTP,
+		"OTELCOL_HEALTH_ENDPOINT=" + colHealth,
+		"OTELCOL_METRICS_HOST=127.0.0.1",
+		"OTELCOL_METRICS_PORT=" + metricsPort,
+		"TEMPO_OTLP_ENDPOINT=" + sinkGRPC,
+		"LOKI_OTLP_ENDPOINT=http://" + sinkHTTP,
+		"PROMETHEUS_REMOTE_WRITE_ENDPOINT=" + promWrite,
+		// Keep every trace, decide fast, flush span metrics often.
+		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100",
+		"OTELCOL_TAIL_DECISION_WAIT=1s",
+		"OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s",
+	}, bin, "--config", repoPath(t, "collector", "config.yaml"))
+	s.collectorHTTP = "http://" + colHTTP
+	waitFor(t, "sink collector health", 30*time.Second, func() error { return httpOK("http://" + sinkHealth + "/") }, s.sink)
+	waitFor(t, "collector health", 30*time.Second, func() error { return httpOK("http://" + colHealth + "/") }, s.col)
+	return s
+}
+
+// client talks to the app as the browser does.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (c client) do(method, path, contentType, body, token string, hdr ...string) answer {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// Every request carries the client's addresses and a cookie, as one
+	// behind a proxy would.
+	req.Header.Set("X-Forwarded-For", clientIP+", "+clientIP6)
+	req.Header.Set("X-Real-Ip", clientIP)
+	req.Header.Set("Cookie", "sid="+cookie+"; theme=dark")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (c client) want(a answer, status int, what string) answer {
+	c.t.Helper()
+	if a.status != status {
+		c.t.Fatalf("%s: status %d, want %d: %s", what, a.status, status, a.body)
+	}
+	return a
+}
+
+// TestNoSecretLeavesTheProcess is the leak proof of the service: one
+// scripted browser session full of distinctive secrets, including a
+// frontend error through the Sentry tunnel and a backend failure reported
+// to Sentry; then every sink is searched and must hold none of them.
+func TestNoSecretLeavesTheProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two collectors and the app; skipped with -short")
+	}
+	otelcolBin := otelcol(t)
+	appBin := buildApp(t)
+	dir := t.TempDir()
+
+	// The fakes: Sentry (both DSNs, told apart by project ID) and the
+	// Prometheus remote-write endpoint. bin/otelcol has no remote-write
+	// receiver (builder.yaml holds only what the configs use), so the
+	// test decodes the writes itself.
+	sentry := newRecorder(t, http.StatusOK, `{"id":"00000000000000000000000000000000"}`)
+	promWrite := newRecorder(t, http.StatusNoContent, "")
+	sentryHost := strings.TrimPrefix(sentry.URL, "http://")
+	backendDSN := "http://backendpublickey@" + sentryHost + "/1"
+	frontendDSN := "http://frontendpublickey@" + sentryHost + "/2"
+
+	s := startCollectors(t, otelcolBin, promWrite.URL+"/api/v1/write")
+
+	dbPath := filepath.Join(dir, "blog.db")
+	appHTTP, appAdmin := freeAddr(t), freeAddr(t)
+	app := start(t, "app", []string{
+		"HTTP_ADDR=" + appHTTP,
+		"ADMIN_ADDR=" + appAdmin,
+		"DATABASE_URL=sqlite:" + dbPath,
+		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
+		"REDIS_URL=",
+		"METRICS_TOKEN=",
+		"LOG_LEVEL=debug", // the most the app ever writes
+		"LOG_FORMAT=json",
+		"BCRYPT_COST=4",
+		"OTEL_SERVICE_NAME=blog-api",
+		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=leaktest",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.collectorHTTP,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=otlp",
+		"OTEL_METRICS_EXPORTER=otlp",
+		"OTEL_METRIC_EXPORT_INTERVAL=1000",
+		"OTEL_TRACES_SAMPLER=always_on",
+		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_BLRP_SCHEDULE_DELAY=200",
+		"SENTRY_DSN=" + backendDSN,
+		"SENTRY_FRONTEND_DSN=" + frontendDSN,
+		"SENTRY_ENVIRONMENT=development",
+	}, appBin)
+	base := "http://" + appHTTP
+	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(base + "/readyz") }, app, s.col, s.sink)
+
+	// 1. The session.
+	c := client{t, base}
+	creds := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+	const js = "application/json"
+	c.want(c.do("POST", "/api/users", js, creds, ""), 201, "register")
+	var login struct {
+		Token string `json:"token"`
+	}
+	l := c.want(c.do("POST", "/api/login", js, creds, ""), 200, "login")
+	if err := json.Unmarshal([]byte(l.body), &login); err != nil || len(login.Token) < 40 {
+		t.Fatalf("login answer %q: %v", l.body, err)
+	}
+	token := login.Token
+	c.want(c.do("POST", "/api/login", js, fmt.Sprintf(`{"email":%q,"password":%q}`, email, password+"-wrong"), ""), 401, "wrong password")
+	c.want(c.do("POST", "/api/users", js, creds, ""), 409, "register again")
+	p := c.want(c.do("POST", "/api/posts", js, `{"title":"hello","body":"first post"}`, token), 201, "create post")
+	var post struct {
+		ID int64 `json:"id"`
+	}
+	_ = json.Unmarshal([]byte(p.body), &post)
+	c.want(c.do("PUT", fmt.Sprintf("/api/posts/%d", post.ID), js, `{"title":"hello again","body":"edited"}`, token), 200, "update post")
+	c.want(c.do("GET", "/api/posts?author="+email+"&ip="+clientIP, "", "", token), 200, "list with secrets in the query")
+	c.do("POST", "/api/posts", js, `{"title":"`+email+`","body":"`+password+`"`, token) // malformed: 400
+	c.want(c.do("GET", "/api/posts/999999", "", "", token), 404, "missing post")
+
+	// A frontend error through the tunnel: the browser's own data, with the
+	// email and IP in the exception message. Not the password: the
+	// frontend.error line keeps the message, masked by shape (emails, IPs,
+	// bearer tokens), and no pattern can recognise a free-form password.
+	browserTrace, browserSpan := randHex(16), randHex(8)
+	envelope := fmt.Sprintf(`{"event_id":"%s","dsn":%q,"sent_at":"%s","trace":{"trace_id":"%s","public_key":"frontendpublickey"}}`+"\n"+
+		`{"type":"event"}`+"\n"+
+		`{"event_id":"%s","platform":"javascript","exception":{"values":[{"type":"TypeError","value":"cannot load the profile of %s from %s"}]},"contexts":{"trace":{"trace_id":"%s","span_id":"%s"}},"user":{"email":%q,"ip_address":"{{auto}}"}}`+"\n",
+		randHex(16), frontendDSN, time.Now().UTC().Format(time.RFC3339), browserTrace,
+		randHex(16), email, clientIP, browserTrace, browserSpan, email)
+	c.want(c.do("POST", "/api/sentry-tunnel", "text/plain;charset=UTF-8", envelope, ""), 200, "sentry tunnel")
+
+	// A backend failure with the secrets in flight: the posts table goes
+	// away under the running app, then a post is created (500, reported to
+	// Sentry, logged, recorded on the span).
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TABLE posts`); err != nil {
+		t.Fatalf("drop the posts table: %v", err)
+	}
+	db.Close()
+	failed := c.want(c.do("POST", "/api/posts", js, fmt.Sprintf(`{"title":%q,"body":%q}`, email, password), token), 500, "create post on a broken database")
+	errTrace := failed.header.Get("X-Request-Id")
+	if len(errTrace) != 32 {
+		t.Fatalf("the 500 has X-Request-Id %q", errTrace)
+	}
+
+	// 2. The same kind of data sent straight to the collector by a
+	// careless service: its redaction is the second line of defence.
+	direct := sendDirect(t, s.collectorHTTP)
+
+	// 3. The app's own /metrics, in both formats (OpenMetrics has exemplars).
+	scrape := ""
+	for _, accept := range []string{"text/plain", "application/openmetrics-text; version=1.0.0"} {
+		req, _ := http.NewRequest("GET", "http://"+appAdmin+"/metrics", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /metrics (%s): %s", accept, resp.Status)
+		}
+		scrape += string(b)
+	}
+
+	// 4. Stop the app: the shutdown flushes spans, logs, metrics and Sentry.
+	app.stop()
+	if app.err != nil {
+		t.Errorf("the app did not stop cleanly: %v", app.err)
+	}
+
+	// 5. Wait until every sink holds what the session must have produced,
+	// so that finding no secret there proves something.
+	tracesPath, logsPath := filepath.Join(s.sinkDir, "traces.jsonl"), filepath.Join(s.sinkDir, "logs.jsonl")
+	waitFor(t, "the session in every sink", 90*time.Second, func() error {
+		spans := readSpans(tracesPath)
+		if !slices.ContainsFunc(spans, func(sp otlpSpan) bool { return sp.TraceID == errTrace }) {
+			return fmt.Errorf("the failed request's trace %s is not in the sink (%d spans)", errTrace, len(spans))
+		}
+		if !slices.ContainsFunc(spans, func(sp otlpSpan) bool { return sp.TraceID == direct.traceID }) {
+			return fmt.Errorf("the direct span is not in the sink")
+		}
+		logs := readLogs(logsPath)
+		if !slices.ContainsFunc(logs, func(r otlpLog) bool { return r.TraceID == browserTrace }) {
+			return fmt.Errorf("the frontend.error record (trace %s) is not in the sink (%d records)", browserTrace, len(logs))
+		}
+		if !slices.ContainsFunc(logs, func(r otlpLog) bool { return r.TraceID == direct.logTraceID }) {
+			return fmt.Errorf("the direct log record is not in the sink")
+		}
+		if !strings.Contains(remoteWrites(promWrite), "http_server_request_duration_seconds") {
+			return fmt.Errorf("no remote write with the app's HTTP metrics yet")
+		}
+		if !strings.Contains(backendSentry(t, sentry, envelope), errTrace) {
+			return fmt.Errorf("no backend Sentry event for trace %s yet", errTrace)
+		}
+		return nil
+	}, s.col, s.sink)
+	// The batch processor and the remote-write queue may hold a last batch.
+	time.Sleep(2 * time.Second)
+
+	// 6. The search.
+	sinks := map[string]string{
+		"app stdout":                       app.stdout.String(),
+		"app stderr":                       app.stderr.String(),
+		"app /metrics scrape":              scrape,
+		"sink traces (Tempo)":              readFile(t, tracesPath),
+		"sink logs (Loki)":                 readFile(t, logsPath),
+		"sink metrics (OTLP)":              readFile(t, filepath.Join(s.sinkDir, "metrics.jsonl")),
+		"remote write (Prometheus)":        remoteWrites(promWrite),
+		"backend Sentry envelopes":         backendSentry(t, sentry, envelope),
+		"collector's own output":           s.col.stdout.String() + s.col.stderr.String(),
+		"sink collector's own output":      s.sink.stdout.String() + s.sink.stderr.String(),
+		"fake servers' undecodable bodies": undecodable(sentry, promWrite),
+	}
+	secrets := map[string]string{
+		"email": email, "email local part": emailUser, "password": password,
+		"token": token, "token prefix": token[:12], "client IPv4": clientIP, "client IPv6": clientIP6,
+		"cookie":       cookie,
+		"direct email": directEmail, "direct client.address": directIP, "direct X-Forwarded-For": directXFF,
+		"direct bearer": directBearer, "direct cookie": directCookie,
+	}
+	names := make([]string, 0, len(sinks))
+	for n := range sinks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, sink := range names {
+		text := sinks[sink]
+		hits := 0
+		for what, secret := range secrets {
+			if n := count(text, secret); n > 0 {
+				hits += n
+				t.Errorf("%s: %d× the %s: …%s…", sink, n, what, around(text, secret))
+			}
+		}
+		t.Logf("%-32s %8d bytes, %d secret hits", sink, len(text), hits)
+	}
+	for _, sink := range []string{"app stdout", "app /metrics scrape", "sink traces (Tempo)", "sink logs (Loki)", "remote write (Prometheus)", "backend Sentry envelopes"} {
+		if len(sinks[sink]) == 0 {
+			t.Errorf("%s is empty: the search proves nothing there", sink)
+		}
+	}
+
+	// The sinks carry what they should: the IDs that link them.
+	stdout := sinks["app stdout"]
+	if !strings.Contains(stdout, `"msg":"frontend.error"`) || !strings.Contains(stdout, browserTrace) {
+		t.Error("app stdout has no frontend.error line in the browser's trace")
+	}
+	if !strings.Contains(stdout, errTrace) || !strings.Contains(stdout, `"user_id":`) {
+		t.Error("app stdout lacks the failed request's trace or any user_id")
+	}
+
+	// The tunnel forwarded the browser's envelope unchanged, and only it.
+	var forwarded int
+	reqs, _ := sentry.requests()
+	for _, r := range reqs {
+		if r.Path == "/api/2/envelope/" {
+			forwarded++
+			if !bytes.Equal(r.Body, []byte(envelope)) {
+				t.Errorf("the tunnel changed the envelope:\nsent %q\ngot  %q", envelope, r.Body)
+			}
+		}
+	}
+	if forwarded != 1 {
+		t.Errorf("the tunnel forwarded %d envelopes to the frontend project, want 1", forwarded)
+	}
+
+	direct.check(t, tracesPath, logsPath)
+}
+
+// direct is what sendDirect sent.
+type direct struct {
+	traceID, spanID, logTraceID string
+}
+
+// sendDirect posts a span (with an event) and a log record full of
+// personal data straight to the shipped collector's OTLP/HTTP receiver.
+func sendDirect(t *testing.T, collector string) direct {
+	t.Helper()
+	now := time.Now()
+	d := direct{traceID: randHex(16), spanID: randHex(8), logTraceID: randHex(16)}
+	sp := otlpSpan{
+		TraceID: d.traceID, SpanID: d.spanID, Name: "POST /api/login", Kind: 2,
+		StartTimeUnixNano: nanos(now), EndTimeUnixNano: nanos(now.Add(time.Millisecond)),
+		Attributes: strAttrs(
+			"http.route", "/api/login",
+			"user.email", directEmail,
+			"client.address", directIP,
+			"http.request.header.authorization", "Bearer "+directBearer,
+			"http.request.header.cookie", "sid="+directCookie,
+			"http.request.header.x-forwarded-for", directXFF,
+			"app.note", "mail "+directEmail+" from "+directIP+" with Bearer "+directBearer,
+		),
+		Events: []otlpEvent{{TimeUnixNano: nanos(now), Name: "exception", Attributes: strAttrs(
+			"exception.message", "login of "+directEmail+" from "+directIP+" failed",
+		)}},
+	}
+	sp.Status.Code = 2 // error: kept by tail sampling whatever the share
+	if err := sendSpans(collector, "careless-service", sp); err != nil {
+		t.Fatal(err)
+	}
+	body := "login failed for " + directEmail + " from " + directIP + " with Bearer " + directBearer
+	lr := otlpLog{TimeUnixNano: nanos(now), SeverityNumber: 17, SeverityText: "ERROR", TraceID: d.logTraceID, SpanID: randHex(8),
+		Attributes: strAttrs("user.email", directEmail, "client.address", directIP, "http.request.header.cookie", "sid="+directCookie, "user_id", "42")}
+	lr.Body.StringValue = &body
+	if err := sendLogs(collector, "careless-service", lr); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// check asserts the collector redacted, not dropped, the direct records.
+func (d direct) check(t *testing.T, tracesPath, logsPath string) {
+	t.Helper()
+	spans := readSpans(tracesPath)
+	i := slices.IndexFunc(spans, func(s otlpSpan) bool { return s.SpanID == d.spanID })
+	if i < 0 {
+		t.Fatal("the direct span did not arrive")
+	}
+	sp := spans[i]
+	for _, key := range []string{"client.address", "http.request.header.authorization", "http.request.header.cookie", "http.request.header.x-forwarded-for"} {
+		if v, ok := sp.Attributes.get(key); ok {
+			t.Errorf("direct span: %s survived as %q", key, v)
+		}
+	}
+	for key, want := range map[string]string{
+		"user.email": "[REDACTED_EMAIL]",
+		"app.note":   "mail [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]",
+		"http.route": "/api/login",
+	} {
+		if v, _ := sp.Attributes.get(key); v != want {
+			t.Errorf("direct span: %s = %q, want %q", key, v, want)
+		}
+	}
+	if len(sp.Events) != 1 {
+		t.Errorf("direct span has %d events, want 1", len(sp.Events))
+	} else if v, _ := sp.Events[0].Attributes.get("exception.message"); v != "login of [REDACTED_EMAIL] from [REDACTED_IP] failed" {
+		t.Errorf("direct span event: exception.message = %q", v)
+	}
+
+	logs := readLogs(logsPath)
+	j := slices.IndexFunc(logs, func(r otlpLog) bool { return r.TraceID == d.logTraceID })
+	if j < 0 {
+		t.Fatal("the direct log record did not arrive")
+	}
+	lr := logs[j]
+	if lr.Body.StringValue == nil || *lr.Body.StringValue != "login failed for [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]" {
+		t.Errorf("direct log body = %v", lr.Body.StringValue)
+	}
+	if v, _ := lr.Attributes.get("user.email"); v != "[REDACTED_EMAIL]" {
+		t.Errorf("direct log: user.email = %q", v)
+	}
+	for _, key := range []string{"client.address", "http.request.header.cookie"} {
+		if v, ok := lr.Attributes.get(key); ok {
+			t.Errorf("direct log: %s survived as %q", key, v)
+		}
+	}
+	if v, _ := lr.Attributes.get("user_id"); v != "42" {
+		t.Errorf("direct log: user_id = %q, want it kept", v)
+	}
+}
+
+// backendSentry returns every envelope the fake Sentry received except the
+// tunnel's forwarded copy of the browser's own envelope.
+func backendSentry(t *testing.T, rec *recorder, browserEnvelope string) string {
+	t.Helper()
+	var sb strings.Builder
+	reqs, _ := rec.requests()
+	for _, r := range reqs {
+		if r.Path == "/api/2/envelope/" && string(r.Body) == browserEnvelope {
+			continue
+		}
+		sb.WriteString(r.Path + "\n")
+		sb.Write(r.Body)
+		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+// remoteWrites returns the decoded remote-write bodies (protobuf: label
+// names and values are plain bytes in it).
+func remoteWrites(rec *recorder) string {
+	var sb strings.Builder
+	reqs, _ := rec.requests()
+	for _, r := range reqs {
+		sb.Write(r.Body)
+	}
+	return sb.String()
+}
+
+// undecodable lists bodies the fakes could not decode: none expected, and
+// a secret inside one would otherwise go unnoticed.
+func undecodable(recs ...*recorder) string {
+	var sb strings.Builder
+	for _, r := range recs {
+		_, errs := r.requests()
+		for _, err := range errs {
+			sb.WriteString(err.Error() + "\n")
+		}
+	}
+	return sb.String()
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
