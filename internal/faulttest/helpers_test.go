@@ -3,9 +3,9 @@
 // slow clients) and asserts what users and operators would see. Every test
 // starts what it needs on free loopback ports and stops it in t.Cleanup.
 //
-// The tests take about two minutes and need bin/otelcol, redis-server is not
-// used, PostgreSQL's initdb/pg_ctl are: they run from `make test-faults`
-// (FAULT_TESTS=1), not from `make test`'s `go test ./...`, which skips them.
+// The tests take about a minute and a half and need bin/otelcol and
+// PostgreSQL's initdb and pg_ctl: they run from `make test-faults`, which sets
+// FAULT_TESTS=1; `go test ./...` (make test) skips them.
 package faulttest
 
 import (
