@@ -8,8 +8,8 @@
 GO               ?= go
 BENCH_PATTERN    ?= BenchmarkMiddleware|BenchmarkLogRecord
 BENCH_COUNT      ?= 6
-MICRO_GOAL_NAIVE ?= 1.00
-MICRO_GOAL_PLAIN ?= 1.50
+MICRO_GOAL_NAIVE ?= 0.50
+MICRO_GOAL_PLAIN ?= 1.20
 # e.g. LOAD_FLAGS='-duration 3s -outage 20s -runs 1' for a quick look
 LOAD_FLAGS       ?=
 

@@ -25,8 +25,8 @@ func runMicro(args []string, stdout io.Writer) error {
 	in := fs.String("in", "bench/micro.txt", "`go test -bench` output")
 	stat := fs.String("benchstat", "", "benchstat's output for -in")
 	results := fs.String("results", "bench/RESULTS.md", "markdown file whose micro section is rewritten")
-	goalNaive := fs.Float64("goal-naive", 1.0, "kit/naive time ratio at or under which the goal is met")
-	goalPlain := fs.Float64("goal-plain", 1.5, "kit/plain time ratio at or under which the goal is met")
+	goalNaive := fs.Float64("goal-naive", 0.5, "kit/naive ratio (ns/op and allocs/op) at or under which the goal is met")
+	goalPlain := fs.Float64("goal-plain", 1.2, "kit/plain ns/op ratio at or under which the goal is met")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,6 +143,7 @@ func microReport(rows []microRow, benchstat string, goalNaive, goalPlain float64
 	if len(rows) == 0 {
 		b.WriteString("**No benchmark with kit and naive or plain variants found in bench/micro.txt.**\n")
 	} else {
+		b.WriteString(issueGoals(rows, goalNaive, goalPlain))
 		b.WriteString("| benchmark | kit | kit/naive | | kit/plain | | kit B/op, allocs/op |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
 			fmt.Fprintf(&b, "| %s | %.1f ns/op | %s | %s | %s | %s | %.0f B, %.0f allocs |\n", r.name, r.median["kit"]["ns/op"],
@@ -170,4 +171,33 @@ func goalCell(r microRow, other string, limit float64) string {
 		return ""
 	}
 	return verdict(x <= limit)
+}
+
+// issueGoals judges the four goals of the performance issue: the middleware
+// at most goalNaive× naive in ns/op and in allocs/op, the log record at most
+// goalPlain× plain in ns/op and with no allocation more than plain.
+func issueGoals(rows []microRow, goalNaive, goalPlain float64) string {
+	var b strings.Builder
+	b.WriteString("| goal | measured | |\n|---|---|---|\n")
+	for _, r := range rows {
+		switch {
+		case strings.HasPrefix(r.name, "BenchmarkMiddleware"):
+			for _, unit := range []string{"ns/op", "allocs/op"} {
+				if x, ok := r.ratio("naive", unit); ok {
+					fmt.Fprintf(&b, "| middleware kit ≤ %.2f× naive in %s | %.3f× (%.0f vs %.0f) | %s |\n",
+						goalNaive, unit, x, r.median["kit"][unit], r.median["naive"][unit], verdict(x <= goalNaive))
+				}
+			}
+		case strings.HasPrefix(r.name, "BenchmarkLogRecord"):
+			if x, ok := r.ratio("plain", "ns/op"); ok {
+				fmt.Fprintf(&b, "| log record kit ≤ %.2f× plain in ns/op | %.3f× (%.0f vs %.0f ns) | %s |\n",
+					goalPlain, x, r.median["kit"]["ns/op"], r.median["plain"]["ns/op"], verdict(x <= goalPlain))
+			}
+			if k, p := r.median["kit"]["allocs/op"], r.median["plain"]["allocs/op"]; r.median["plain"] != nil {
+				fmt.Fprintf(&b, "| log record kit: no extra allocation | %.0f vs %.0f allocs/op | %s |\n", k, p, verdict(k <= p))
+			}
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
 }
