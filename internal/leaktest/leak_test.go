@@ -293,8 +293,11 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		}
 		return nil
 	}, s.col, s.sink)
-	// The batch processor and the remote-write queue may hold a last batch.
-	time.Sleep(2 * time.Second)
+	// Stop the collectors in pipeline order: the shutdown flushes the batch
+	// processors, the tail-sampling buffer, the remote-write queue and the
+	// file exporters, so that nothing still in flight escapes the search.
+	s.col.stop()
+	s.sink.stop()
 
 	// 6. The search.
 	sinks := map[string]string{
@@ -333,6 +336,10 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		}
 		t.Logf("%-32s %8d bytes, %d secret hits", sink, len(text), hits)
 	}
+	rw, _ := promWrite.requests()
+	sentryReqs, _ := sentry.requests()
+	t.Logf("records: %d spans, %d log records in the sink; %d remote writes; %d Sentry envelopes (1 forwarded by the tunnel)",
+		len(readSpans(tracesPath)), len(readLogs(logsPath)), len(rw), len(sentryReqs))
 	for _, sink := range []string{"app stdout", "app /metrics scrape", "sink traces (Tempo)", "sink logs (Loki)", "remote write (Prometheus)", "backend Sentry envelopes"} {
 		if len(sinks[sink]) == 0 {
 			t.Errorf("%s is empty: the search proves nothing there", sink)
