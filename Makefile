@@ -34,7 +34,7 @@ test: test-go test-rename test-frontend test-e2e test-stack ## run every test (w
 
 .PHONY: test-go
 test-go: lint ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
-	$(GO) test $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /internal/stacktest)
+	$(GO) test $(GOTESTFLAGS) $$($(GO) list ./... | grep -vE '/internal/(stacktest|faulttest|leaktest)$$')
 
 .PHONY: cover
 cover: ## coverage of the telemetry package and the app

@@ -76,15 +76,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	})
 
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	const readTimeout = 15 * time.Second
 	public := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errLog,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ReadTimeout:       readTimeout,
+		// Longer than the read timeout, so that a client too slow to send
+		// its body still receives the 408 written when the read times out.
+		WriteTimeout:   max(cfg.RequestTimeout, readTimeout) + 5*time.Second,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       errLog,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	public.RegisterOnShutdown(hub.Close)
 	admin := &http.Server{

@@ -16,6 +16,7 @@ const (
 	CodeConflict     = "conflict"            // 409
 	CodeEmailTaken   = "email_taken"         // 409
 	CodeTooLarge     = "body_too_large"      // 413
+	CodeTimeout      = "request_timeout"     // the client sent the body too slowly: 408
 	CodeUnsupported  = "unsupported_media"   // 415
 	CodeRateLimited  = "rate_limited"        // 429
 	CodeUnavailable  = "unavailable"         // a dependency is down: 503

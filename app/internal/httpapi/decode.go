@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -58,6 +59,8 @@ func decodeError(err error) error {
 		invalid *json.InvalidUnmarshalError
 	)
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &blog.Error{Code: blog.CodeTimeout, Message: "the request body arrived too slowly"}
 	case errors.As(err, &tooBig):
 		return &blog.Error{Code: blog.CodeTooLarge, Message: fmt.Sprintf("the body must be at most %d bytes", tooBig.Limit)}
 	case errors.As(err, &syntax):

@@ -29,6 +29,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case blog.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case blog.CodeTimeout:
+		return http.StatusRequestTimeout
 	case blog.CodeUnsupported:
 		return http.StatusUnsupportedMediaType
 	case blog.CodeRateLimited:
