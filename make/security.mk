@@ -43,10 +43,3 @@ audit: ## npm audit of the frontend's production dependencies (high and critical
 
 test-leak: bin/otelcol ## the leak proof: the real app through the shipped collector; no secret in any sink
 	$(GO) test -count=1 -v ./internal/leaktest/
-
-# internal/leaktest runs under test-go and needs bin/otelcol; in CI (where a
-# missing program fails the test) build it first. Elsewhere the test skips
-# loudly when it is missing.
-ifeq ($(CI),true)
-test-go: bin/otelcol
-endif
