@@ -3,201 +3,33 @@ package leaktest
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
-// Adapted from internal/stacktest (test code cannot be imported): start and
-// stop programs, wait for them, find the repository.
+// The programs the leak tests run, through the shared helpers.
+type process = testproc.Process
 
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+var (
+	repoPath = testproc.RepoPath
+	otelcol  = testproc.Otelcol
+	freeAddr = testenv.FreeAddr
+	start    = testproc.Start
+	waitFor  = testproc.WaitFor
+	httpOK   = testproc.HTTPOK
+)
 
-func repoPath(tb testing.TB, elem ...string) string {
-	tb.Helper()
-	return filepath.Join(append([]string{repoRoot(tb)}, elem...)...)
-}
-
-// otelcol returns the collector built by `make collector` (or the one
-// OTELCOL_BIN names): failing with CI=true, skipping loudly elsewhere.
-func otelcol(tb testing.TB) string {
-	tb.Helper()
-	path := os.Getenv("OTELCOL_BIN")
-	if path == "" {
-		path = repoPath(tb, "bin", "otelcol")
-	}
-	if _, err := os.Stat(path); err != nil {
-		testenv.Missing(tb, "the collector bin/otelcol (build it with `make collector`)", "OTELCOL_BIN", err)
-	}
-	return path
-}
-
-// buildApp compiles ./app into a temporary directory.
-func buildApp(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "app")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app")
-	cmd.Dir = repoRoot(tb)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build ./app: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// syncBuffer is a bytes.Buffer a process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// process is a program started by a test and stopped in t.Cleanup.
-type process struct {
-	name           string
-	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	err            error
-}
-
-func start(tb testing.TB, name string, env []string, prog string, args ...string) *process {
-	tb.Helper()
-	p := &process{name: name, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(prog, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	tb.Cleanup(func() {
-		p.stop()
-		if tb.Failed() {
-			tb.Logf("---- output of %s ----\n%s\n%s", name, tail(p.stdout.String(), 5000), tail(p.stderr.String(), 3000))
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM to the process group and waits (SIGKILL after 15s).
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-func (p *process) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited early (%v):\n%s\n%s", p.name, p.err, tail(p.stdout.String(), 3000), tail(p.stderr.String(), 3000))
-	default:
-		return nil
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
-// waitFor polls check until it returns nil, a process dies, or timeout.
-func waitFor(tb testing.TB, what string, timeout time.Duration, check func() error, procs ...*process) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		for _, p := range procs {
-			if err := p.exited(); err != nil {
-				tb.Fatalf("waiting for %s: %v", what, err)
-			}
-		}
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func httpOK(url string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
-}
-
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	return testenv.FreeAddr(tb)
-}
+var buildApp = testproc.BuildApp
 
 // received is one request a fake server recorded, its body decoded.
 type received struct {

@@ -262,9 +262,9 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	}
 
 	// 4. Stop the app: the shutdown flushes spans, logs, metrics and Sentry.
-	app.stop()
-	if app.err != nil {
-		t.Errorf("the app did not stop cleanly: %v", app.err)
+	app.Stop()
+	if app.Err() != nil {
+		t.Errorf("the app did not stop cleanly: %v", app.Err())
 	}
 
 	// 5. Wait until every sink holds what the session must have produced,
@@ -296,21 +296,21 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// Stop the collectors in pipeline order: the shutdown flushes the batch
 	// processors, the tail-sampling buffer, the remote-write queue and the
 	// file exporters, so that nothing still in flight escapes the search.
-	s.col.stop()
-	s.sink.stop()
+	s.col.Stop()
+	s.sink.Stop()
 
 	// 6. The search.
 	sinks := map[string]string{
-		"app stdout":                       app.stdout.String(),
-		"app stderr":                       app.stderr.String(),
+		"app stdout":                       app.Stdout.String(),
+		"app stderr":                       app.Stderr.String(),
 		"app /metrics scrape":              scrape,
 		"sink traces (Tempo)":              readFile(t, tracesPath),
 		"sink logs (Loki)":                 readFile(t, logsPath),
 		"sink metrics (OTLP)":              readFile(t, filepath.Join(s.sinkDir, "metrics.jsonl")),
 		"remote write (Prometheus)":        remoteWrites(promWrite),
 		"backend Sentry envelopes":         backendSentry(t, sentry, envelope),
-		"collector's own output":           s.col.stdout.String() + s.col.stderr.String(),
-		"sink collector's own output":      s.sink.stdout.String() + s.sink.stderr.String(),
+		"collector's own output":           s.col.Stdout.String() + s.col.Stderr.String(),
+		"sink collector's own output":      s.sink.Stdout.String() + s.sink.Stderr.String(),
 		"fake servers' undecodable bodies": undecodable(sentry, promWrite),
 	}
 	secrets := map[string]string{

@@ -221,7 +221,7 @@ func TestStackEndToEnd(t *testing.T) {
 		t.Skip("starts the app, two collectors and Prometheus; run without -short")
 	}
 	s := startStack(t)
-	appBin := s.procs[3].cmd.Path
+	appBin := s.procs[3].Cmd.Path
 	ctx := context.Background()
 
 	s.warmUp(t)
