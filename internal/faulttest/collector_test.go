@@ -44,11 +44,11 @@ func TestCollectorDownThenBack(t *testing.T) {
 
 	time.Sleep(healthy)
 	killedAt := time.Now()
-	col.kill()
-	rss0, rssMax := rss(t, a.cmd.Process.Pid), int64(0)
+	col.Kill()
+	rss0, rssMax := rss(t, a.Cmd.Process.Pid), int64(0)
 	for time.Since(killedAt) < outage {
 		time.Sleep(500 * time.Millisecond)
-		rssMax = max(rssMax, rss(t, a.cmd.Process.Pid))
+		rssMax = max(rssMax, rss(t, a.Cmd.Process.Pid))
 	}
 	restartedAt := time.Now()
 	col2 := startCollector(t, addr, dir, "2")

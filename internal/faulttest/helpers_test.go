@@ -27,11 +27,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // appBin is the app built once by TestMain.
@@ -85,97 +85,13 @@ func repoRoot() string {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// The programs the fault tests run, through the shared helpers.
+type proc = testproc.Process
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
-// proc is a program started by a test, killed in t.Cleanup if still running.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-	err  error
-}
-
-func startProc(t *testing.T, name string, env []string, prog string, args ...string) *proc {
-	t.Helper()
-	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(prog, args...)
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("---- output of %s ----\n%s", name, tail(p.out.String(), 4000))
-		}
-	})
-	return p
-}
-
-// kill sends SIGKILL to the process group and waits for the process.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
-}
-
-// stop sends SIGTERM and waits up to 10s, then kills.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.kill()
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+var (
+	startProc = testproc.StartEnv
+	tail      = testproc.Tail
+)
 
 // baseEnv is the part of the environment every program inherits: no OTEL_*,
 // DATABASE_URL or similar from the developer's shell.
@@ -220,8 +136,8 @@ func startApp(t *testing.T, env map[string]string) *app {
 	a := &app{proc: startProc(t, "app", list, appBin),
 		URL: "http://" + vars["HTTP_ADDR"], Admin: "http://" + vars["ADMIN_ADDR"]}
 	waitUntil(t, "app /readyz", 15*time.Second, func() error {
-		if a.exited() {
-			return fmt.Errorf("exited: %v\n%s", a.err, tail(a.out.String(), 2000))
+		if err := a.Exited(); err != nil {
+			return err
 		}
 		return getOK(a.URL + "/readyz")
 	})
@@ -502,8 +418,8 @@ func startCollector(t *testing.T, addr, dir, tag string) *collector {
 	)
 	c.proc = startProc(t, "collector "+tag, env, bin, "--config", filepath.Join(repoRoot(), "internal", "faulttest", "testdata", "collector.yaml"))
 	waitUntil(t, "collector health", 30*time.Second, func() error {
-		if c.exited() {
-			return fmt.Errorf("exited: %v\n%s", c.err, tail(c.out.String(), 2000))
+		if err := c.Exited(); err != nil {
+			return err
 		}
 		return getOK("http://" + health + "/")
 	})

@@ -84,13 +84,13 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	mu.Lock()
 	termAt = time.Now()
 	mu.Unlock()
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	var exitErr error
 	select {
-	case <-a.done:
-		exitErr = a.err
+	case <-a.Done():
+		exitErr = a.Err()
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatalf("still running %v after SIGTERM", shutdownTimeout+5*time.Second)
 	}
@@ -98,7 +98,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	wg.Wait()
 
 	// The collector writes what it got when it stops.
-	col.stop()
+	col.Stop()
 	server := map[string]int{}
 	for _, s := range readSpans(t, col.TracesFile) {
 		if s.Kind == spanKindServer {
@@ -144,7 +144,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		exitErr, exitTook.Round(time.Millisecond), shutdownTimeout, spans, answered)
 
 	if exitErr != nil {
-		t.Errorf("exit: %v, want status 0\n%s", exitErr, tail(a.out.String(), 2000))
+		t.Errorf("exit: %v, want status 0\n%s", exitErr, tail(a.Output(), 2000))
 	}
 	if exitTook > shutdownTimeout {
 		t.Errorf("exited %v after SIGTERM, want within SHUTDOWN_TIMEOUT %v", exitTook, shutdownTimeout)
@@ -162,7 +162,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if spans != answered || lost > 0 {
 		t.Errorf("%d server spans exported, want one per answered request (%d); %d answered requests without exactly one span", spans, answered, lost)
 	}
-	if !strings.Contains(a.out.String(), `"msg":"server.stopped"`) {
+	if !strings.Contains(a.Output(), `"msg":"server.stopped"`) {
 		t.Errorf("no server.stopped line in the app's log")
 	}
 }

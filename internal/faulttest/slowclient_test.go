@@ -136,7 +136,7 @@ func TestSlowClients(t *testing.T) {
 	// The access line is written once the handler has returned, which may
 	// be just after the client saw the connection close.
 	for wait := 0; wait < 20; wait++ {
-		if line := accessLine(a.out.String(), `"route":"/api/posts","status":4`); line != "" {
+		if line := accessLine(a.Output(), `"route":"/api/posts","status":4`); line != "" {
 			t.Logf("the app's access line for it: %s", line)
 			break
 		}
@@ -191,7 +191,7 @@ func TestSlowWebSocketReader(t *testing.T) {
 		return nil
 	})
 
-	pid := a.cmd.Process.Pid
+	pid := a.Cmd.Process.Pid
 	rss0, rssMax := rss(t, pid), int64(0)
 	body := strings.Repeat("fan-out ", 1250) // 10 000 characters, the maximum
 	c := newClient()
@@ -264,7 +264,7 @@ func TestSlowWebSocketReader(t *testing.T) {
 	}
 	var why []string
 	for _, msg := range []string{"ws.dropped_slow_client", "ws.write_failed", "ws.ping_failed"} {
-		if strings.Contains(a.out.String(), `"msg":"`+msg+`"`) {
+		if strings.Contains(a.Output(), `"msg":"`+msg+`"`) {
 			why = append(why, msg)
 		}
 	}

@@ -108,9 +108,21 @@ type Process struct {
 // end-to-end run explains itself.
 func Start(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
 	tb.Helper()
+	return start(tb, name, append(os.Environ(), env...), prog, args...)
+}
+
+// StartEnv is Start with env as the whole environment, so that nothing from
+// the developer's shell (OTEL_*, DATABASE_URL) reaches the program.
+func StartEnv(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
+	tb.Helper()
+	return start(tb, name, env, prog, args...)
+}
+
+func start(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
+	tb.Helper()
 	p := &Process{Name: name, Stdout: &Buffer{}, Stderr: &Buffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(prog, args...)
-	p.Cmd.Env = append(os.Environ(), env...)
+	p.Cmd.Env = env
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, p.Stderr
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.Cmd.Start(); err != nil {
@@ -151,6 +163,20 @@ func (p *Process) Stop() {
 		<-p.done
 	}
 }
+
+// Kill sends SIGKILL to the process group and waits for the process.
+func (p *Process) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Err returns how the process ended, once it has.
 func (p *Process) Err() error {
