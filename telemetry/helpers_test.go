@@ -2,7 +2,6 @@ package telemetry_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,9 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -26,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"example.com/otelstarter/telemetry"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // testDSN points nowhere: events go to the test transport only.
@@ -77,50 +75,15 @@ func setenv(tb testing.TB, kv ...string) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// The in-memory sinks are telemetrytest's, which users get too.
+type (
+	lockedBuffer    = telemetrytest.Buffer
+	logProcessor    = telemetrytest.LogRecorder
+	sentryTransport = telemetrytest.SentryTransport
+)
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logProcessor is an in-memory sdklog.Processor.
-type logProcessor struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-var _ sdklog.Processor = (*logProcessor)(nil)
-
-func (p *logProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *logProcessor) Shutdown(context.Context) error                         { return nil }
-func (p *logProcessor) ForceFlush(context.Context) error                       { return nil }
-func (p *logProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.records = append(p.records, r.Clone())
-	return nil
-}
-
-func (p *logProcessor) Records() []sdklog.Record {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]sdklog.Record(nil), p.records...)
-}
-
-// find returns the first record whose body is msg.
-func (p *logProcessor) find(tb testing.TB, msg string) sdklog.Record {
+// findRecord returns the first OTel log record whose body is msg.
+func findRecord(tb testing.TB, p *logProcessor, msg string) sdklog.Record {
 	tb.Helper()
 	for _, r := range p.Records() {
 		if r.Body().AsString() == msg {
@@ -140,29 +103,6 @@ func recordText(r sdklog.Record) string {
 		return true
 	})
 	return b.String()
-}
-
-// sentryTransport records the events the Sentry client would send.
-type sentryTransport struct {
-	mu     sync.Mutex
-	events []*sentry.Event
-}
-
-var _ sentry.Transport = (*sentryTransport)(nil)
-
-func (tr *sentryTransport) Flush(time.Duration) bool              { return true }
-func (tr *sentryTransport) FlushWithContext(context.Context) bool { return true }
-func (tr *sentryTransport) Configure(sentry.ClientOptions)        {}
-func (tr *sentryTransport) Close()                                {}
-func (tr *sentryTransport) SendEvent(e *sentry.Event) {
-	tr.mu.Lock()
-	tr.events = append(tr.events, e)
-	tr.mu.Unlock()
-}
-func (tr *sentryTransport) Events() []*sentry.Event {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return append([]*sentry.Event(nil), tr.events...)
 }
 
 // harness is a Telemetry whose every sink is in memory.

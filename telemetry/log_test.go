@@ -221,7 +221,7 @@ func TestLogGroupsAndAttrs(t *testing.T) {
 					t.Errorf("trace_id without a span: %v", l)
 				}
 				// The OTel bridge sees the same structure.
-				rec := h.logs.find(t, "m")
+				rec := findRecord(t, h.logs, "m")
 				if traced && rec.TraceID() != sc.TraceID() {
 					t.Errorf("OTel record trace %s, want %s", rec.TraceID(), sc.TraceID())
 				}
@@ -274,7 +274,7 @@ func TestLogBridge(t *testing.T) {
 	h := newHarness(t)
 	h.get(t, "/api/posts/5")
 	span := h.onlySpan(t)
-	rec := h.logs.find(t, "loading post")
+	rec := findRecord(t, h.logs, "loading post")
 	if rec.TraceID() != span.SpanContext().TraceID() || rec.SpanID() != span.SpanContext().SpanID() {
 		t.Errorf("OTel record trace %s/%s, want %s/%s", rec.TraceID(), rec.SpanID(),
 			span.SpanContext().TraceID(), span.SpanContext().SpanID())
