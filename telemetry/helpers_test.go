@@ -119,32 +119,8 @@ type harness struct {
 // the environment as the test has set it.
 func newHarness(tb testing.TB, opts ...telemetry.Option) *harness {
 	tb.Helper()
-	h := &harness{
-		spans:   tracetest.NewSpanRecorder(),
-		metrics: sdkmetric.NewManualReader(),
-		logs:    &logProcessor{},
-		lines:   &lockedBuffer{},
-		sentry:  &sentryTransport{},
-	}
-	base := []telemetry.Option{
-		telemetry.WithoutGlobals(),
-		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(h.spans)),
-		telemetry.WithMetricReader(h.metrics),
-		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(h.logs)),
-		telemetry.WithLogWriter(h.lines),
-		telemetry.WithSentry(telemetry.SentryConfig{DSN: testDSN, Transport: h.sentry}),
-	}
-	tel, err := telemetry.Setup(context.Background(), append(base, opts...)...)
-	if err != nil {
-		tb.Fatalf("Setup: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := tel.Shutdown(context.Background()); err != nil {
-			tb.Errorf("Shutdown: %v", err)
-		}
-	})
-	h.tel = tel
-	return h
+	c := telemetrytest.New(tb, append([]telemetry.Option{telemetry.WithoutGlobals()}, opts...)...)
+	return &harness{tel: c.Telemetry, spans: c.Spans, metrics: c.Metrics, logs: c.Logs, lines: c.Lines, sentry: c.Sentry}
 }
 
 // mux is the demo router every HTTP test uses.

@@ -36,9 +36,10 @@ type Capture struct {
 }
 
 // New sets up telemetry with in-memory sinks (and Sentry with a fake DSN
-// and a recording transport) and shuts it down when the test ends. The
-// providers are installed as the globals, so tests using New must not run
-// in parallel. Extra options come after the test ones.
+// and a recording transport) and shuts it down when the test ends, failing
+// the test if the shutdown fails. Extra options come after the test ones.
+// Unless they include [telemetry.WithoutGlobals], the providers are
+// installed as the globals, so tests using New must not run in parallel.
 func New(tb testing.TB, opts ...telemetry.Option) *Capture {
 	tb.Helper()
 	c := &Capture{
@@ -60,7 +61,11 @@ func New(tb testing.TB, opts ...telemetry.Option) *Capture {
 		tb.Fatalf("telemetry.Setup: %v", err)
 	}
 	c.Telemetry = t
-	tb.Cleanup(func() { _ = t.Shutdown(context.Background()) })
+	tb.Cleanup(func() {
+		if err := t.Shutdown(context.Background()); err != nil {
+			tb.Errorf("telemetry Shutdown: %v", err)
+		}
+	})
 	return c
 }
 
