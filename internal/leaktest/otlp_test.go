@@ -1,17 +1,14 @@
 package leaktest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
 	"strconv"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // A tiny OTLP/HTTP JSON client, and a reader of the file exporter's output
@@ -79,23 +76,9 @@ type otlpLog struct {
 }
 
 func postOTLP(base, signal string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/"+signal, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/%s: %s", signal, resp.Status)
-	}
-	return nil
+	return testproc.PostOTLP(ctx, base, signal, payload)
 }
 
 func resource(service string) map[string]any {
@@ -119,7 +102,7 @@ func sendLogs(base, service string, logs ...otlpLog) error {
 // readSpans returns every span in a file exporter's traces file.
 func readSpans(path string) []otlpSpan {
 	var out []otlpSpan
-	eachLine(path, func(line []byte) {
+	_ = testproc.ReadJSONLines(path, func(line []byte) error {
 		var td struct {
 			ResourceSpans []struct {
 				ScopeSpans []struct {
@@ -128,13 +111,14 @@ func readSpans(path string) []otlpSpan {
 			} `json:"resourceSpans"`
 		}
 		if json.Unmarshal(line, &td) != nil {
-			return // a line being written; read it next time
+			return nil // a line being written; read it next time
 		}
 		for _, rs := range td.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				out = append(out, ss.Spans...)
 			}
 		}
+		return nil
 	})
 	return out
 }
@@ -142,7 +126,7 @@ func readSpans(path string) []otlpSpan {
 // readLogs returns every record in a file exporter's logs file.
 func readLogs(path string) []otlpLog {
 	var out []otlpLog
-	eachLine(path, func(line []byte) {
+	_ = testproc.ReadJSONLines(path, func(line []byte) error {
 		var ld struct {
 			ResourceLogs []struct {
 				ScopeLogs []struct {
@@ -151,30 +135,16 @@ func readLogs(path string) []otlpLog {
 			} `json:"resourceLogs"`
 		}
 		if json.Unmarshal(line, &ld) != nil {
-			return
+			return nil
 		}
 		for _, rl := range ld.ResourceLogs {
 			for _, sl := range rl.ScopeLogs {
 				out = append(out, sl.LogRecords...)
 			}
 		}
+		return nil
 	})
 	return out
-}
-
-func eachLine(path string, each func([]byte)) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
-			each(sc.Bytes())
-		}
-	}
 }
 
 func randHex(n int) string {

@@ -1,15 +1,12 @@
 package stacktest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
 	"strconv"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // A tiny OTLP/HTTP JSON client and reader for the collector's file exporter
@@ -122,27 +119,11 @@ const (
 	statusError    = 2
 )
 
-// postOTLP sends one OTLP/HTTP JSON request to base (http://host:port).
-func postOTLP(ctx context.Context, base, signal string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/"+signal, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/%s: %s", signal, resp.Status)
-	}
-	return nil
-}
+// The OTLP/HTTP JSON client and the file-exporter reader are shared.
+var (
+	postOTLP      = testproc.PostOTLP
+	readJSONLines = testproc.ReadJSONLines
+)
 
 func sendSpans(ctx context.Context, base, service string, spans ...otlpSpan) error {
 	return postOTLP(ctx, base, "traces", map[string]any{
@@ -204,27 +185,4 @@ func readLogs(path string) ([]logRecord, error) {
 		return nil
 	})
 	return out, err
-}
-
-func readJSONLines(path string, each func([]byte) error) error {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		if err := each(sc.Bytes()); err != nil {
-			// A line being written right now may be incomplete; read it next time.
-			return nil
-		}
-	}
-	return sc.Err()
 }
