@@ -238,7 +238,3 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdowns = nil
 	return errors.Join(errs...)
 }
-
-// ShutdownTimeout bounds a deferred Shutdown; it's the OTel batch
-// processors' own export timeout.
-const ShutdownTimeout = 30 * time.Second

@@ -662,26 +662,6 @@ func TestTokenFromHeaderBlank(t *testing.T) {
 	}
 }
 
-func TestEqualTokens(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"secret", "secret", true},
-		{"", "", true},
-		{"secret", "Secret", false},
-		{"secret", "secret2", false},
-		{"secret", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a+"="+tt.b, func(t *testing.T) {
-			if got := blog.EqualTokens(tt.a, tt.b); got != tt.want {
-				t.Errorf("EqualTokens(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestNormalizeEmail(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"a@b.c", "a@b.c"},

@@ -55,7 +55,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *blog.Error
 	switch {
 	case errors.As(err, &e) && e.Code != blog.CodeUnavailable:
-	case errors.Is(err, blog.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case blog.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
 		e = blog.ErrUnavailable
 		slog.WarnContext(ctx, "request.unavailable", slog.String("error", err.Error()))
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
