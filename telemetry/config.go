@@ -34,7 +34,6 @@ type config struct {
 	readers    []sdkmetric.Reader
 	logOpts    []sdklog.LoggerProviderOption
 	noGlobals  bool
-	getenv     func(string) string
 	skipRoutes map[string]bool
 }
 
@@ -152,7 +151,6 @@ func newConfig(opts []Option) *config {
 		logWriter:   os.Stdout,
 		logLevel:    slog.LevelInfo,
 		logFormat:   "json",
-		getenv:      os.Getenv,
 		skipRoutes:  map[string]bool{"/livez": true, "/readyz": true, "/api/health": true},
 	}
 	for _, o := range opts {
@@ -176,7 +174,7 @@ func (e *ConfigError) Error() string {
 // sdkDisabled reports OTEL_SDK_DISABLED=true (case-insensitive); any value
 // other than true/false/empty is an error.
 func (c *config) sdkDisabled() (bool, error) {
-	v := strings.TrimSpace(c.getenv("OTEL_SDK_DISABLED"))
+	v := strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED"))
 	if v == "" {
 		return false, nil
 	}
@@ -191,8 +189,8 @@ func (c *config) sdkDisabled() (bool, error) {
 // always-on by default, and rejects unknown names and bad ratios with an
 // error that names the variable (the SDK alone would fall back silently).
 func (c *config) sampler() (sdktrace.Sampler, error) {
-	name := strings.ToLower(strings.TrimSpace(c.getenv("OTEL_TRACES_SAMPLER")))
-	arg := strings.TrimSpace(c.getenv("OTEL_TRACES_SAMPLER_ARG"))
+	name := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER")))
+	arg := strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER_ARG"))
 	ratio := func() (float64, error) {
 		if arg == "" {
 			return 1, nil
@@ -226,7 +224,7 @@ func (c *config) sampler() (sdktrace.Sampler, error) {
 // exporterChoice returns the value of an OTEL_*_EXPORTER variable after
 // checking it against the names autoexport knows.
 func (c *config) exporterChoice(envVar string, allowed ...string) (string, error) {
-	v := strings.ToLower(strings.TrimSpace(c.getenv(envVar)))
+	v := strings.ToLower(strings.TrimSpace(os.Getenv(envVar)))
 	if v == "" {
 		return "", nil
 	}
@@ -241,8 +239,8 @@ func (c *config) exporterChoice(envVar string, allowed ...string) (string, error
 // otlpEndpointSet reports whether an OTLP endpoint is configured for the
 // signal ("TRACES", "LOGS", "METRICS").
 func (c *config) otlpEndpointSet(signal string) bool {
-	return c.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" ||
-		c.getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" ||
+		os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
 }
 
 // exports reports whether a signal is exported: its OTEL_*_EXPORTER names an

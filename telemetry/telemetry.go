@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -191,7 +192,7 @@ func (t *Telemetry) resource(ctx context.Context) (*resource.Resource, error) {
 	// partial resource, which the merge below must tolerate for the other
 	// detectors; check it alone so a typo stops the start.
 	if _, err := resource.New(ctx, resource.WithFromEnv()); err != nil {
-		return nil, &ConfigError{Var: "OTEL_RESOURCE_ATTRIBUTES", Value: t.cfg.getenv("OTEL_RESOURCE_ATTRIBUTES"),
+		return nil, &ConfigError{Var: "OTEL_RESOURCE_ATTRIBUTES", Value: os.Getenv("OTEL_RESOURCE_ATTRIBUTES"),
 			Reason: "want key=value pairs separated by commas, values percent-encoded"}
 	}
 	attrs := []attribute.KeyValue{semconv.ServiceName(t.cfg.serviceName)}
