@@ -15,13 +15,12 @@ import (
 // the OpenTelemetry bridge (which takes the trace from the context itself).
 func (t *Telemetry) newLogHandler() slog.Handler {
 	opts := &slog.HandlerOptions{Level: t.cfg.logLevel}
-	var lines slog.Handler
+	var h slog.Handler
 	if strings.EqualFold(t.cfg.logFormat, "text") {
-		lines = slog.NewTextHandler(t.cfg.logWriter, opts)
+		h = &traceHandler{next: slog.NewTextHandler(t.cfg.logWriter, opts)}
 	} else {
-		lines = slog.NewJSONHandler(t.cfg.logWriter, opts)
+		h = newJSONHandler(t.cfg.logWriter, t.cfg.logLevel)
 	}
-	var h slog.Handler = &traceHandler{next: lines}
 	if t.logBridged {
 		bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
 		h = &fanoutHandler{handlers: []slog.Handler{h, &levelHandler{level: t.cfg.logLevel, next: bridge}}}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 )
 
 // Redacted replaces a secret or a piece of personal data.
@@ -31,18 +32,55 @@ var sensitiveParts = []string{"password", "passwd", "secret", "token", "apikey",
 // IsSensitiveKey reports whether values logged under key are always
 // redacted. Matching ignores case and the separators '-', '_' and '.'.
 func IsSensitiveKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	// Keys are nearly always the same few constants, checked on every log
+	// record: remember recent answers in a small table indexed by cheap
+	// features of the key. A slot holds one key; a collision replaces it.
+	slot := &keyCache[(len(key)*31+int(key[0])*7+int(key[len(key)-1]))&(len(keyCache)-1)]
+	if e := slot.Load(); e != nil && e.key == key {
+		return e.sensitive
+	}
+	sensitive := isSensitiveKey(key)
+	slot.Store(&keyVerdict{key: key, sensitive: sensitive})
+	return sensitive
+}
+
+// keyCache remembers the verdicts of IsSensitiveKey; its size bounds the
+// memory it holds whatever keys a program logs.
+var keyCache [256]atomic.Pointer[keyVerdict]
+
+type keyVerdict struct {
+	key       string
+	sensitive bool
+}
+
+func isSensitiveKey(key string) bool {
 	var buf [64]byte
 	n := normaliseKey(buf[:0], key)
 	if sensitiveKeys[string(n)] { // no allocation: map lookup of a converted []byte
 		return true
 	}
-	for _, p := range sensitiveParts {
-		if strings.Contains(string(n), p) {
-			return true
+	// One pass over the key, trying only the parts that start with the
+	// byte at hand: keys are checked on every log record.
+	for i := range n {
+		for _, p := range sensitivePartsByFirst[n[i]] {
+			if len(n)-i >= len(p) && string(n[i:i+len(p)]) == p {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// sensitivePartsByFirst indexes sensitiveParts by their first byte.
+var sensitivePartsByFirst = func() (idx [256][]string) {
+	for _, p := range sensitiveParts {
+		idx[p[0]] = append(idx[p[0]], p)
+	}
+	return idx
+}()
 
 func normaliseKey(dst []byte, key string) []byte {
 	for i := 0; i < len(key); i++ {
