@@ -107,8 +107,10 @@ func TestJSONHandlerMatchesSlog(t *testing.T) {
 	values := jsonValueCases()
 	// Each shape derives a handler the way a program would.
 	shapes := map[string]func(slog.Handler) slog.Handler{
-		"plain":      func(h slog.Handler) slog.Handler { return h },
-		"with attrs": func(h slog.Handler) slog.Handler { return h.WithAttrs([]slog.Attr{slog.String("svc", "blog"), slog.Int("n", 1)}) },
+		"plain": func(h slog.Handler) slog.Handler { return h },
+		"with attrs": func(h slog.Handler) slog.Handler {
+			return h.WithAttrs([]slog.Attr{slog.String("svc", "blog"), slog.Int("n", 1)})
+		},
 		"with empty attrs": func(h slog.Handler) slog.Handler {
 			return h.WithAttrs([]slog.Attr{slog.Group("e")}).WithAttrs([]slog.Attr{{}})
 		},
