@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -78,7 +79,7 @@ func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
 	buf = append(buf, '{')
 	if !r.Time.IsZero() {
 		buf = append(buf, `"time":`...)
-		buf = appendJSONTime(buf, r.Time.Round(0))
+		buf = appendRecordTime(buf, r.Time)
 		buf = append(buf, ',')
 	}
 	buf = append(buf, `"level":`...)
@@ -354,6 +355,50 @@ func appendJSONTime(buf []byte, t time.Time) []byte {
 	}
 	buf = append(buf, '"')
 	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"')
+}
+
+// secondText is a second formatted as RFC 3339: the date and time of day
+// (19 bytes), then the zone.
+type secondText struct {
+	unix int64
+	loc  *time.Location
+	text []byte
+}
+
+// lastSecond is the second the previous record was written in: records
+// come in bursts within the same second, and only the fraction differs.
+var lastSecond atomic.Pointer[secondText]
+
+// appendRecordTime appends t as appendJSONTime does, formatting the date,
+// time of day and zone once per second.
+func appendRecordTime(buf []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	c := lastSecond.Load()
+	if c == nil || c.unix != sec || c.loc != loc {
+		if y := t.Year(); y < 0 || y >= 10000 {
+			return appendJSONTime(buf, t)
+		}
+		c = &secondText{unix: sec, loc: loc, text: time.Unix(sec, 0).In(loc).AppendFormat(nil, time.RFC3339)}
+		lastSecond.Store(c)
+	}
+	buf = append(buf, '"')
+	buf = append(buf, c.text[:19]...)
+	if ns := t.Nanosecond(); ns != 0 {
+		// ".999999999": nine digits without the trailing zeros.
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		buf = append(buf, frac[:n]...)
+	}
+	buf = append(buf, c.text[19:]...)
 	return append(buf, '"')
 }
 

@@ -236,3 +236,39 @@ func FuzzJSONHandlerString(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordTime compares the per-second cache of record times with
+// time.Format over zones, zone transitions, fractions and repeated seconds.
+func TestRecordTime(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		ny = time.FixedZone("EST", -5*3600) // no zoneinfo on this machine
+	}
+	locs := []*time.Location{time.UTC, time.Local, time.FixedZone("plus", 5*3600+30*60), time.FixedZone("odd", -(3*3600 + 25)), ny}
+	starts := []time.Time{
+		time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 8, 6, 59, 59, 0, time.UTC), // New York's DST start
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	fracs := []int{0, 1, 10, 100000, 123456789, 999999999, 500000000, 120}
+	for _, loc := range locs {
+		for _, s := range starts {
+			for step := range 3 {
+				for _, ns := range fracs {
+					tm := s.Add(time.Duration(step)*time.Second + time.Duration(ns)).In(loc)
+					want := string(appendJSONTime(nil, tm))
+					if got := string(appendRecordTime(nil, tm)); got != want {
+						t.Fatalf("%v: got %s, want %s", tm, got, want)
+					}
+				}
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = appendRecordTime(make([]byte, 0, 64), time.Now()) }); n > 1 {
+		t.Errorf("appendRecordTime allocates %v times", n)
+	}
+}
