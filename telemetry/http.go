@@ -112,7 +112,8 @@ func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, st
 	hexEncode(tid[:], traceID[:])
 	rw.Header()[RequestIDHeader] = []string{string(tid[:])}
 	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
-		span.SetAttributes(attribute.String("http.request.header.x-request-id", in))
+		// The ID's alphabet allows an IPv4 address.
+		span.SetAttributes(attribute.String("http.request.header.x-request-id", RedactString(in)))
 	}
 	w := rw.external()
 
@@ -129,9 +130,6 @@ func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, st
 			status = http.StatusInternalServerError
 		}
 		route := Route(r)
-		if span.IsRecording() {
-			span.SetAttributes(semconv.HTTPRoute(route))
-		}
 		if status == 0 {
 			status = http.StatusOK
 		}

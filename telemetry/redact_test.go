@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"example.com/otelstarter/telemetry"
 )
 
@@ -216,10 +219,16 @@ func TestRedactLeavesCleanAttrsAlone(t *testing.T) {
 // searches every sink for them.
 func TestNoSecretReachesAnySink(t *testing.T) {
 	secrets := []string{"hunter2", "abc123DEF456ghi", "alice@example.com", "bob@example.org",
-		"203.0.113.7", "carol@example.net", "198.51.100.4", "s3ss10n", "2001:db8::dead:beef"}
+		"203.0.113.7", "carol@example.net", "198.51.100.4", "s3ss10n", "2001:db8::dead:beef",
+		"192.0.2.80", "ua-dave@example.com", "192.0.2.81", "erin@example.com"}
 	h := newHarness(t)
 	handler := h.tel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		// A child span starts in the server span's context, which must
+		// not exempt it from redaction.
+		_, child := h.tel.TracerProvider.Tracer("test").Start(ctx, "child",
+			trace.WithAttributes(attribute.String("note", "mail erin@example.com")))
+		child.End()
 		h.tel.Logger.ErrorContext(ctx, "signup failed for alice@example.com",
 			"password", "hunter2",
 			"Authorization", "Bearer abc123DEF456ghi",
@@ -236,6 +245,10 @@ func TestNoSecretReachesAnySink(t *testing.T) {
 	r.Header.Set("Cookie", "session=s3ss10n")
 	r.Header.Set("Authorization", "Bearer abc123DEF456ghi")
 	r.Header.Set("X-Forwarded-For", "203.0.113.7")
+	// Client-controlled values the server span records at start.
+	r.Host = "192.0.2.80:8080"
+	r.Header.Set("User-Agent", "probe (ua-dave@example.com)")
+	r.Header.Set("X-Request-Id", "192.0.2.81")
 	if w := serve(t, handler, r); w.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d", w.Code)
 	}

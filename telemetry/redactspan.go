@@ -16,8 +16,17 @@ type redactingSpanProcessor struct{}
 
 var _ sdktrace.SpanProcessor = redactingSpanProcessor{}
 
+// redactedSpanKey marks the context a span starts in when its start
+// attributes are redacted already (the kit's own HTTP server spans).
+// Reading the attributes back costs a copy of them now and another when
+// attributes are added later.
+type redactedSpanKey struct{}
+
 // OnStart implements [sdktrace.SpanProcessor].
-func (redactingSpanProcessor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+func (redactingSpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	if parent.Value(redactedSpanKey{}) != nil {
+		return
+	}
 	var fix []attribute.KeyValue
 	for _, kv := range s.Attributes() {
 		if r, ok := redactAttribute(kv); ok {

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -82,14 +83,24 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := s.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ap := attrPool.Get().(*[]attribute.KeyValue)
 	opts := make([]trace.SpanStartOption, 2, 3)
-	opts[0] = trace.WithAttributes(requestTraceAttrs(r)...)
+	attrs := requestTraceAttrs((*ap)[:0], r)
+	opts[0] = trace.WithAttributes(attrs...)
 	opts[1] = trace.WithSpanKind(trace.SpanKindServer)
 	if st := otelhttp.StartTimeFromContext(ctx); !st.IsZero() {
 		opts = append(opts, trace.WithTimestamp(st))
 		start = st
 	}
-	ctx, span := s.tracer.Start(ctx, spanName("", r), opts...)
+	// The attributes are redacted already: tell redactingSpanProcessor,
+	// through a context only this span starts in, that it need not read
+	// them back.
+	_, span := s.tracer.Start(context.WithValue(ctx, redactedSpanKey{}, true), spanName("", r), opts...)
+	ctx = trace.ContextWithSpan(ctx, span)
+	// The SDK copied the attributes.
+	clear(attrs)
+	*ap = attrs[:0]
+	attrPool.Put(ap)
 	defer span.End()
 
 	var body *countingBody
@@ -122,8 +133,9 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body != nil {
 		read = body.read.Load()
 	}
-	var resp [3]attribute.KeyValue
-	n := 0
+	var resp [4]attribute.KeyValue
+	resp[0] = semconv.HTTPRoute(Route(rCtx))
+	n := 1
 	if read > 0 {
 		resp[n] = semconv.HTTPRequestBodySize(int(read))
 		n++
@@ -235,11 +247,24 @@ func serverStatus(code int) (codes.Code, string) {
 	return codes.Unset, ""
 }
 
-// requestTraceAttrs is otelhttp's HTTPServer.RequestTraceAttrs without a
-// configured server name, in the same order.
-func requestTraceAttrs(r *http.Request) []attribute.KeyValue {
+// attrPool holds the slices the span start attributes are gathered in.
+var attrPool = sync.Pool{New: func() any { s := make([]attribute.KeyValue, 0, 16); return &s }}
+
+// requestTraceAttrs appends otelhttp's HTTPServer.RequestTraceAttrs without
+// a configured server name, in the same order, redacted as
+// redactingSpanProcessor would redact them.
+func requestTraceAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute.KeyValue {
+	attrs = appendRequestTraceAttrs(attrs, r)
+	for i, kv := range attrs {
+		if red, ok := redactAttribute(kv); ok {
+			attrs[i] = red
+		}
+	}
+	return attrs
+}
+
+func appendRequestTraceAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute.KeyValue {
 	host, p := splitHostPort(r.Host)
-	attrs := make([]attribute.KeyValue, 0, 14)
 	method, original := requestMethod(r.Method)
 	attrs = append(attrs, semconv.ServerAddress(host), method, urlScheme(r.TLS != nil))
 	if port := requiredHTTPPort(r.TLS != nil, p); port > 0 {
