@@ -140,16 +140,23 @@ func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, st
 		case status >= 500:
 			level = slog.LevelError
 		}
-		if !t.Logger.Enabled(ctx, level) {
+		rw.end = time.Now() // one clock reading for the log line and the metrics
+		h := t.Logger.Handler()
+		if !h.Enabled(ctx, level) {
 			return
 		}
-		t.Logger.LogAttrs(ctx, level, "http.request",
+		// Straight to the handler: Logger would also walk the stack for
+		// the caller's PC, which no handler of the kit uses and which for
+		// this line would only point here.
+		rec := slog.NewRecord(rw.end, level, "http.request", 0)
+		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(rw.end.Sub(start).Microseconds())/1000),
 			slog.Int64("bytes", rw.written),
 		)
+		_ = h.Handle(ctx, rec)
 	}()
 	next.ServeHTTP(w, r)
 }

@@ -153,7 +153,7 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	set := s.metricSet(rCtx, code, labeler.Get())
 	s.reqSize.Record(ctx, read, set)
 	s.respSize.Record(ctx, rw.written, set)
-	s.duration.Record(ctx, float64(time.Since(start))/float64(time.Second), set)
+	s.duration.Record(ctx, float64(rw.end.Sub(start))/float64(time.Second), set)
 }
 
 // metricKey identifies a series after [httpServerView]: the attributes it
@@ -443,6 +443,9 @@ type respWriter struct {
 	// access log has always reported it.
 	status  int
 	written int64
+	// end is when the handler returned, read once for the access log
+	// line and the duration metric.
+	end time.Time
 }
 
 // hijackRespWriter is a respWriter over a writer that can be hijacked
