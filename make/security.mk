@@ -13,6 +13,8 @@ FUZZPARALLEL ?=
 # this list is explicit so that CI fails if one is renamed away.
 FUZZ_TARGETS := \
 	./telemetry:FuzzRedactString \
+	./telemetry:FuzzRedactIPv4 \
+	./telemetry:FuzzJSONHandlerString \
 	./telemetry:FuzzRequestIDAndTraceHeaders \
 	./app/internal/tunnel:FuzzParse \
 	./app/internal/httpapi:FuzzDecodePostInput
