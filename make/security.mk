@@ -14,6 +14,7 @@ FUZZPARALLEL ?=
 FUZZ_TARGETS := \
 	./telemetry:FuzzRedactString \
 	./telemetry:FuzzRedactIPv4 \
+	./telemetry:FuzzMayHoldIPv6 \
 	./telemetry:FuzzJSONHandlerString \
 	./telemetry:FuzzRequestIDAndTraceHeaders \
 	./app/internal/tunnel:FuzzParse \

@@ -121,7 +121,7 @@ func RedactString(s string) string {
 	if mayHoldIPv4(s) {
 		s = redactIPv4(s)
 	}
-	if strings.Count(s, ":") >= 2 {
+	if mayHoldIPv6(s) {
 		s = redactIPv6(s)
 	}
 	if hasFold(s, "bearer") || hasFold(s, "basic") || hasFold(s, "token") {
@@ -215,6 +215,26 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // isWordByte is regexp's \b notion of a word character: ASCII letters,
 // digits and '_'.
 func isWordByte(c byte) bool { return isDigitOrAlpha(c) || c == '_' }
+
+// mayHoldIPv6 reports whether s has a run of hex digits, ':' and '.' with
+// two colons in it, which every match of ipv6Re is. Cache keys such as
+// "blog:post:1" have two colons but no such run.
+func mayHoldIPv6(s string) bool {
+	colons := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			colons++
+			if colons >= 2 {
+				return true
+			}
+		case c == '.' || isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F':
+		default:
+			colons = 0
+		}
+	}
+	return false
+}
 
 // redactIPv6 masks the matches of ipv6Re that parse as an IPv6 address and
 // stand alone: "::1" and "[fe80::1]:80" are addresses, while the "d::" of

@@ -29,6 +29,19 @@ func FuzzRedactIPv4(f *testing.F) {
 	})
 }
 
+// FuzzMayHoldIPv6 checks that the pre-check before the IPv6 expression
+// never skips a string the expression would change.
+func FuzzMayHoldIPv6(f *testing.F) {
+	for _, s := range []string{"::1", "blog:post:1", "fe80::1%eth0", "a:b:c", "1:2", "x::ffff:1.2.3.4", "g::h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !mayHoldIPv6(s) && redactIPv6(s) != s {
+			t.Errorf("mayHoldIPv6(%q) = false, but redactIPv6 gives %q", s, redactIPv6(s))
+		}
+	})
+}
+
 // FuzzRedactString checks the invariants of RedactString on any input: no
 // email or IPv4 address the patterns recognise survives, redacting twice
 // changes nothing, and nothing panics. Seeds live in
