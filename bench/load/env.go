@@ -115,7 +115,6 @@ func startApp(ctx context.Context, bin, dir, name string, poll time.Duration, en
 		"ADMIN_ADDR=" + addrs[1],
 		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
 		"LOG_LEVEL=info",
-		"BCRYPT_COST=4",
 	}, env...)
 	t0 := time.Now()
 	p, err := startProcess(name, bin, env, filepath.Join(dir, name+".log"))

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -55,7 +57,7 @@ type Service struct {
 	now       func() time.Time
 	tokenTTL  time.Duration
 	cost      int
-	dummyHash []byte
+	dummyHash func() ([]byte, error)
 
 	postsCreated metric.Int64Counter
 	cacheReqs    metric.Int64Counter
@@ -83,12 +85,18 @@ func NewService(store Store, cfg ServiceConfig) (*Service, error) {
 	if s.cost == 0 {
 		s.cost = bcrypt.DefaultCost
 	}
-	var err error
-	// Compared against when the email is unknown, so that login takes the
-	// same time whether or not an account exists.
-	if s.dummyHash, err = bcrypt.GenerateFromPassword([]byte("not-a-real-password"), s.cost); err != nil {
-		return nil, err
+	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d: want %d to %d", s.cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	// Compared against when the email is unknown, so that login takes the
+	// same time whether or not an account exists. Hashing takes tens of
+	// milliseconds, so it is done in the background rather than before the
+	// service can start; a login waits for it.
+	s.dummyHash = sync.OnceValues(func() ([]byte, error) {
+		return bcrypt.GenerateFromPassword([]byte("not-a-real-password"), s.cost)
+	})
+	go func() { _, _ = s.dummyHash() }()
+	var err error
 	meter := otel.Meter(scope)
 	if s.postsCreated, err = meter.Int64Counter("blog.posts.created",
 		metric.WithDescription("Posts created."), metric.WithUnit("{post}")); err != nil {
@@ -199,7 +207,11 @@ func (s *Service) Login(ctx context.Context, c Credentials) (LoginResult, error)
 		if ErrorCode(err) != CodeNotFound {
 			return LoginResult{}, err
 		}
-		hash = s.dummyHash
+		dummy, herr := s.dummyHash()
+		if herr != nil {
+			return LoginResult{}, herr
+		}
+		hash = dummy
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(c.Password)) != nil || err != nil {
 		slog.InfoContext(ctx, "user.login_failed")
