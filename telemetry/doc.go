@@ -36,8 +36,10 @@
 // # Logs
 //
 // [Telemetry.Logger] (also installed as the [slog.Default]) writes one JSON
-// object per line. Lines logged with a context that carries a span get
-// trace_id and span_id. Attributes whose key names a secret (password,
+// object per line, encoded as [slog.JSONHandler] encodes it. Lines logged
+// with a context that carries a span get trace_id and span_id, right after
+// msg and the attributes added with [slog.Logger.With] before any group;
+// for plain values the kit adds no allocation to a line. Attributes whose key names a secret (password,
 // token, authorization, cookie, email, client IP, …) are replaced by
 // [Redacted], and string values shaped like an email address, an IP address
 // or a bearer token are masked, wherever they occur. See [Redact].

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -76,10 +77,15 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 }
 
 func spanName(_ string, r *http.Request) string {
-	if route := Route(r); route != UnmatchedRoute {
-		return r.Method + " " + route
+	route := Route(r)
+	if route == UnmatchedRoute {
+		return r.Method
 	}
-	return r.Method
+	// "GET /api/posts/{id}" is the pattern itself when it names the method.
+	if p, m := r.Pattern, r.Method; len(p) == len(m)+1+len(route) && p[len(m)] == ' ' && strings.HasPrefix(p, m) {
+		return p
+	}
+	return r.Method + " " + route
 }
 
 // Route returns the path part of the pattern that matched r ("/api/posts/{id}"

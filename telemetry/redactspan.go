@@ -16,15 +16,12 @@ type redactingSpanProcessor struct{}
 
 var _ sdktrace.SpanProcessor = redactingSpanProcessor{}
 
-// redactedSpanKey marks the context a span starts in when its start
-// attributes are redacted already (the kit's own HTTP server spans).
-// Reading the attributes back costs a copy of them now and another when
-// attributes are added later.
-type redactedSpanKey struct{}
-
-// OnStart implements [sdktrace.SpanProcessor].
+// OnStart implements [sdktrace.SpanProcessor]. The kit's own HTTP server
+// spans start with redacted attributes (see serverStartCtx) and are left
+// alone: reading the attributes back costs a copy of them now and another
+// when attributes are added later.
 func (redactingSpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
-	if parent.Value(redactedSpanKey{}) != nil {
+	if startsRedacted(parent) {
 		return
 	}
 	var fix []attribute.KeyValue

@@ -83,20 +83,24 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := s.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	labeler, found := otelhttp.LabelerFromContext(ctx)
+	if !found {
+		ctx = otelhttp.ContextWithLabeler(ctx, labeler)
+	}
 	ap := attrPool.Get().(*[]attribute.KeyValue)
 	opts := make([]trace.SpanStartOption, 2, 3)
 	attrs := requestTraceAttrs((*ap)[:0], r)
 	opts[0] = trace.WithAttributes(attrs...)
-	opts[1] = trace.WithSpanKind(trace.SpanKindServer)
+	opts[1] = serverSpanKind
 	if st := otelhttp.StartTimeFromContext(ctx); !st.IsZero() {
 		opts = append(opts, trace.WithTimestamp(st))
 		start = st
 	}
 	// The attributes are redacted already: tell redactingSpanProcessor,
-	// through a context only this span starts in, that it need not read
-	// them back.
-	_, span := s.tracer.Start(context.WithValue(ctx, redactedSpanKey{}, true), spanName("", r), opts...)
-	ctx = trace.ContextWithSpan(ctx, span)
+	// which would otherwise read them back, through the context.
+	sc := &serverStartCtx{Context: ctx}
+	ctx, span := s.tracer.Start(sc, spanName("", r), opts...)
+	sc.started.Store(true)
 	// The SDK copied the attributes.
 	clear(attrs)
 	*ap = attrs[:0]
@@ -111,10 +115,6 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { orig.Body = prev }()
 	}
 
-	labeler, found := otelhttp.LabelerFromContext(ctx)
-	if !found {
-		ctx = otelhttp.ContextWithLabeler(ctx, labeler)
-	}
 	rCtx := r.WithContext(ctx)
 	defer func() {
 		if rCtx.MultipartForm != nil {
@@ -245,6 +245,35 @@ func serverStatus(code int) (codes.Code, string) {
 		return codes.Error, ""
 	}
 	return codes.Unset, ""
+}
+
+var serverSpanKind = trace.WithSpanKind(trace.SpanKindServer)
+
+// serverStartCtx is the context the kit's server span starts in, with
+// attributes redacted by requestTraceAttrs: redactingSpanProcessor leaves
+// that span alone. The request's context derives from it, so the mark is
+// only valid until the span has started: spans started later from the
+// request's context are redacted as usual.
+type serverStartCtx struct {
+	context.Context
+	started atomic.Bool
+}
+
+type serverStartKey struct{}
+
+// Value implements [context.Context].
+func (c *serverStartCtx) Value(key any) any {
+	if key == (serverStartKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// startsRedacted reports whether a span starting in ctx is the kit's
+// server span, whose start attributes are redacted already.
+func startsRedacted(ctx context.Context) bool {
+	c, ok := ctx.Value(serverStartKey{}).(*serverStartCtx)
+	return ok && !c.started.Load()
 }
 
 // attrPool holds the slices the span start attributes are gathered in.
