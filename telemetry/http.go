@@ -115,7 +115,7 @@ func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, st
 	}
 	var tid [32]byte
 	traceID := sc.TraceID()
-	hexEncode(tid[:], traceID[:])
+	appendHex(tid[:0], traceID[:])
 	rw.Header()[RequestIDHeader] = []string{string(tid[:])}
 	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
 		// The ID's alphabet allows an IPv4 address.

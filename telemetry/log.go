@@ -112,8 +112,7 @@ func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	// Both IDs in one string: one allocation instead of two.
 	var buf [48]byte
 	tr, sp := sc.TraceID(), sc.SpanID()
-	hexEncode(buf[:32], tr[:])
-	hexEncode(buf[32:], sp[:])
+	appendHex(appendHex(buf[:0], tr[:]), sp[:])
 	hex := string(buf[:])
 	ids := [2]slog.Attr{slog.String("trace_id", hex[:32]), slog.String("span_id", hex[32:])}
 	if len(h.groups) > 0 {
@@ -173,13 +172,6 @@ func (h *traceHandler) clone() *traceHandler {
 }
 
 const hexDigits = "0123456789abcdef"
-
-func hexEncode(dst, src []byte) {
-	for i, b := range src {
-		dst[2*i] = hexDigits[b>>4]
-		dst[2*i+1] = hexDigits[b&0x0f]
-	}
-}
 
 // fanoutHandler sends each record to every handler that is enabled for it.
 type fanoutHandler struct {
