@@ -18,8 +18,6 @@ import (
 )
 
 // The programs the leak tests run, through the shared helpers.
-type process = testproc.Process
-
 var (
 	repoPath = testproc.RepoPath
 	otelcol  = testproc.Otelcol

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to break the app's database from outside
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // The secrets of the scripted session: distinctive, so that any occurrence
@@ -37,50 +39,6 @@ const (
 	directBearer = "direct-tok-8Hq2x"
 	directCookie = "direct-cookie-c00k1e"
 )
-
-// stack is what TestNoSecretLeavesTheProcess runs.
-type stack struct {
-	sinkDir       string
-	collectorHTTP string
-	sink, col     *process
-}
-
-// startCollectors runs testdata/sink.yaml, and collector/config.yaml with
-// its downstream endpoints (the ${env:…} variables the file names) pointed
-// at the sink (Tempo, Loki) and at promWrite (Prometheus remote write).
-func startCollectors(t *testing.T, bin, promWrite string) *stack {
-	t.Helper()
-	s := &stack{sinkDir: filepath.Join(t.TempDir(), "sink")}
-	if err := os.MkdirAll(s.sinkDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sinkGRPC, sinkHTTP, sinkHealth := freeAddr(t), freeAddr(t), freeAddr(t)
-	s.sink = start(t, "sink collector", []string{
-		"SINK_GRPC_ENDPOINT=" + sinkGRPC, "SINK_HTTP_ENDPOINT=" + sinkHTTP,
-		"SINK_HEALTH_ENDPOINT=" + sinkHealth, "SINK_DIR=" + s.sinkDir,
-	}, bin, "--config", repoPath(t, "internal", "leaktest", "testdata", "sink.yaml"))
-
-	colGRPC, colHTTP, colHealth, colMetrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	_, metricsPort, _ := strings.Cut(colMetrics, ":")
-	s.col = start(t, "collector (collector/config.yaml)", []string{
-		"OTELCOL_OTLP_GRPC_ENDPOINT=" + colGRPC,
-		"OTELCOL_OTLP_HTTP_ENDPOINT=" + colHTTP,
-		"OTELCOL_HEALTH_ENDPOINT=" + colHealth,
-		"OTELCOL_METRICS_HOST=127.0.0.1",
-		"OTELCOL_METRICS_PORT=" + metricsPort,
-		"TEMPO_OTLP_ENDPOINT=" + sinkGRPC,
-		"LOKI_OTLP_ENDPOINT=http://" + sinkHTTP,
-		"PROMETHEUS_REMOTE_WRITE_ENDPOINT=" + promWrite,
-		// Keep every trace, decide fast, flush span metrics often.
-		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100",
-		"OTELCOL_TAIL_DECISION_WAIT=1s",
-		"OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s",
-	}, bin, "--config", repoPath(t, "collector", "config.yaml"))
-	s.collectorHTTP = "http://" + colHTTP
-	waitFor(t, "sink collector health", 30*time.Second, func() error { return httpOK("http://" + sinkHealth + "/") }, s.sink)
-	waitFor(t, "collector health", 30*time.Second, func() error { return httpOK("http://" + colHealth + "/") }, s.col)
-	return s
-}
 
 // client talks to the app as the browser does.
 type client struct {
@@ -154,7 +112,10 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	backendDSN := "http://backendpublickey@" + sentryHost + "/1"
 	frontendDSN := "http://frontendpublickey@" + sentryHost + "/2"
 
-	s := startCollectors(t, otelcolBin, promWrite.URL+"/api/v1/write")
+	// Keep every trace, decide fast, flush span metrics often.
+	s := testproc.StartCollectors(t, otelcolBin, repoPath(t, "internal", "leaktest", "testdata", "sink.yaml"),
+		freeAddr(t), promWrite.URL+"/api/v1/write",
+		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100", "OTELCOL_TAIL_DECISION_WAIT=1s", "OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s")
 
 	dbPath := filepath.Join(dir, "blog.db")
 	appHTTP, appAdmin := freeAddr(t), freeAddr(t)
@@ -170,7 +131,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"BCRYPT_COST=4",
 		"OTEL_SERVICE_NAME=blog-api",
 		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=leaktest",
-		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.collectorHTTP,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.CollectorHTTP,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_EXPORTER=otlp",
 		"OTEL_LOGS_EXPORTER=otlp",
@@ -184,7 +145,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"SENTRY_ENVIRONMENT=development",
 	}, appBin)
 	base := "http://" + appHTTP
-	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(base + "/readyz") }, app, s.col, s.sink)
+	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(base + "/readyz") }, app, s.Collector, s.Sink)
 
 	// 1. The session.
 	c := client{t, base}
@@ -242,7 +203,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 
 	// 2. The same kind of data sent straight to the collector by a
 	// careless service: its redaction is the second line of defence.
-	direct := sendDirect(t, s.collectorHTTP)
+	direct := sendDirect(t, s.CollectorHTTP)
 
 	// 3. The app's own /metrics, in both formats (OpenMetrics has exemplars).
 	scrape := ""
@@ -269,7 +230,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 
 	// 5. Wait until every sink holds what the session must have produced,
 	// so that finding no secret there proves something.
-	tracesPath, logsPath := filepath.Join(s.sinkDir, "traces.jsonl"), filepath.Join(s.sinkDir, "logs.jsonl")
+	tracesPath, logsPath := filepath.Join(s.SinkDir, "traces.jsonl"), filepath.Join(s.SinkDir, "logs.jsonl")
 	waitFor(t, "the session in every sink", 90*time.Second, func() error {
 		spans := readSpans(tracesPath)
 		if !slices.ContainsFunc(spans, func(sp otlpSpan) bool { return sp.TraceID == errTrace }) {
@@ -292,12 +253,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 			return fmt.Errorf("no backend Sentry event for trace %s yet", errTrace)
 		}
 		return nil
-	}, s.col, s.sink)
+	}, s.Collector, s.Sink)
 	// Stop the collectors in pipeline order: the shutdown flushes the batch
 	// processors, the tail-sampling buffer, the remote-write queue and the
 	// file exporters, so that nothing still in flight escapes the search.
-	s.col.Stop()
-	s.sink.Stop()
+	s.Collector.Stop()
+	s.Sink.Stop()
 
 	// 6. The search.
 	sinks := map[string]string{
@@ -306,11 +267,11 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"app /metrics scrape":              scrape,
 		"sink traces (Tempo)":              readFile(t, tracesPath),
 		"sink logs (Loki)":                 readFile(t, logsPath),
-		"sink metrics (OTLP)":              readFile(t, filepath.Join(s.sinkDir, "metrics.jsonl")),
+		"sink metrics (OTLP)":              readFile(t, filepath.Join(s.SinkDir, "metrics.jsonl")),
 		"remote write (Prometheus)":        remoteWrites(promWrite),
 		"backend Sentry envelopes":         backendSentry(t, sentry, envelope),
-		"collector's own output":           s.col.Stdout.String() + s.col.Stderr.String(),
-		"sink collector's own output":      s.sink.Stdout.String() + s.sink.Stderr.String(),
+		"collector's own output":           s.Collector.Stdout.String() + s.Collector.Stderr.String(),
+		"sink collector's own output":      s.Sink.Stdout.String() + s.Sink.Stderr.String(),
 		"fake servers' undecodable bodies": undecodable(sentry, promWrite),
 	}
 	secrets := map[string]string{

@@ -83,8 +83,8 @@ scrape_configs:
 	// 2. The sink standing in for Tempo and Loki, and the shipped collector
 	// config in front of it, keeping every trace so every route shows up.
 	p := startCollectors(t, otelcolBin, colMetrics, "http://"+promAddr+"/api/v1/write", "OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
-	s.collectorHTTP, s.sinkDir = p.collectorHTTP, p.sinkDir
-	sink, collector := p.sink, p.collector
+	s.collectorHTTP, s.sinkDir = p.CollectorHTTP, p.SinkDir
+	sink, collector := p.Sink, p.Collector
 	waitFor(t, "prometheus ready", 60*time.Second, func() error { return httpOK(s.prom.base + "/-/ready") }, prom)
 
 	// 4. The real app.

@@ -3,56 +3,21 @@ package stacktest
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
-// collectors is the shipped collector config running in front of a sink.
-type collectors struct {
-	collectorHTTP string // OTLP/HTTP receiver of collector/config.yaml
-	sinkDir       string // traces.jsonl and logs.jsonl, as Tempo and Loki would get them
-	sink          *process
-	collector     *process
-}
-
-// startCollectors runs the sink (testdata/sink.yaml) and collector/config.yaml
-// pointed at it, on free loopback ports. metricsAddr is where the collector
-// serves its own metrics; promWrite receives its remote writes.
-func startCollectors(t *testing.T, bin, metricsAddr, promWrite string, env ...string) *collectors {
+// startCollectors is testproc.StartCollectors with the stack tests' sink
+// and a collector that decides on traces within 2 s and flushes span
+// metrics every second; env overrides.
+func startCollectors(t *testing.T, bin, metricsAddr, promWrite string, env ...string) *testproc.Collectors {
 	t.Helper()
-	c := &collectors{sinkDir: filepath.Join(t.TempDir(), "sink")}
-	if err := os.MkdirAll(c.sinkDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sinkGRPC, sinkHTTP, sinkHealth := freeAddr(t), freeAddr(t), freeAddr(t)
-	c.sink = start(t, "sink collector", []string{
-		"SINK_GRPC_ENDPOINT=" + sinkGRPC, "SINK_HTTP_ENDPOINT=" + sinkHTTP,
-		"SINK_HEALTH_ENDPOINT=" + sinkHealth, "SINK_DIR=" + c.sinkDir,
-	}, bin, "--config", repoPath(t, "internal", "stacktest", "testdata", "sink.yaml"))
-
-	colGRPC, colHTTP, colHealth := freeAddr(t), freeAddr(t), freeAddr(t)
-	_, metricsPort, _ := net.SplitHostPort(metricsAddr)
-	c.collector = start(t, "collector (collector/config.yaml)", append([]string{
-		"OTELCOL_OTLP_GRPC_ENDPOINT=" + colGRPC,
-		"OTELCOL_OTLP_HTTP_ENDPOINT=" + colHTTP,
-		"OTELCOL_HEALTH_ENDPOINT=" + colHealth,
-		"OTELCOL_METRICS_HOST=127.0.0.1",
-		"OTELCOL_METRICS_PORT=" + metricsPort,
-		"TEMPO_OTLP_ENDPOINT=" + sinkGRPC,
-		"LOKI_OTLP_ENDPOINT=http://" + sinkHTTP,
-		"PROMETHEUS_REMOTE_WRITE_ENDPOINT=" + promWrite,
-		"OTELCOL_TAIL_DECISION_WAIT=2s",
-		"OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s",
-	}, env...), bin, "--config", repoPath(t, "collector", "config.yaml"))
-	c.collectorHTTP = "http://" + colHTTP
-
-	waitFor(t, "sink collector health", 30*time.Second, func() error { return httpOK("http://" + sinkHealth + "/") }, c.sink)
-	waitFor(t, "collector health", 30*time.Second, func() error { return httpOK("http://" + colHealth + "/") }, c.collector)
-	return c
+	return testproc.StartCollectors(t, bin, repoPath(t, "internal", "stacktest", "testdata", "sink.yaml"), metricsAddr, promWrite,
+		append([]string{"OTELCOL_TAIL_DECISION_WAIT=2s", "OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s"}, env...)...)
 }
 
 func isProbe(route string) bool {
@@ -101,14 +66,14 @@ func TestCollectorPipeline(t *testing.T) {
 	child := otlpSpan{TraceID: errSpan.TraceID, SpanID: randHex(8), ParentSpanID: errSpan.SpanID, Name: "sql.conn.query",
 		Kind: spanKindClient, StartTimeUnixNano: nanos(now), EndTimeUnixNano: nanos(now.Add(time.Millisecond)),
 		Attributes: strAttrs(map[string]string{"db.system.name": "sqlite", "network.peer.address": "10.0.0.5"})}
-	if err := sendSpans(ctx, c.collectorHTTP, "pii-check", errSpan, slowSpan, fastSpan, probeSpan); err != nil {
+	if err := sendSpans(ctx, c.CollectorHTTP, "pii-check", errSpan, slowSpan, fastSpan, probeSpan); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendSpans(ctx, c.collectorHTTP, "pii-check", child); err != nil {
+	if err := sendSpans(ctx, c.CollectorHTTP, "pii-check", child); err != nil {
 		t.Fatal(err)
 	}
 	logTrace := randHex(16)
-	if err := sendLogs(ctx, c.collectorHTTP, "pii-check",
+	if err := sendLogs(ctx, c.CollectorHTTP, "pii-check",
 		otlpLog{
 			TimeUnixNano: nanos(now), SeverityNumber: 17, SeverityText: "ERROR",
 			Body:       otlpValue{StringValue: ptr("login failed for carol@example.com from 192.0.2.10 with Bearer xyz.123")},
@@ -123,7 +88,7 @@ func TestCollectorPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tracesPath := filepath.Join(c.sinkDir, "traces.jsonl")
+	tracesPath := filepath.Join(c.SinkDir, "traces.jsonl")
 	var spans []span
 	waitFor(t, "the error and slow traces in the sink", 30*time.Second, func() (err error) {
 		if spans, err = readSpans(tracesPath); err != nil {
@@ -135,7 +100,7 @@ func TestCollectorPipeline(t *testing.T) {
 			}
 		}
 		return nil
-	}, c.sink, c.collector)
+	}, c.Sink, c.Collector)
 	time.Sleep(3 * time.Second) // past decision_wait: the others had their chance
 	spans, _ = readSpans(tracesPath)
 	has := func(id string) bool { return slices.ContainsFunc(spans, func(s span) bool { return s.TraceID == id }) }
@@ -187,14 +152,14 @@ func TestCollectorPipeline(t *testing.T) {
 	t.Run("log records", func(t *testing.T) {
 		var logs []logRecord
 		waitFor(t, "the log record in the sink", 20*time.Second, func() (err error) {
-			if logs, err = readLogs(filepath.Join(c.sinkDir, "logs.jsonl")); err != nil {
+			if logs, err = readLogs(filepath.Join(c.SinkDir, "logs.jsonl")); err != nil {
 				return err
 			}
 			if !slices.ContainsFunc(logs, func(l logRecord) bool { return l.TraceID == logTrace }) {
 				return fmt.Errorf("not forwarded; %d records so far", len(logs))
 			}
 			return nil
-		}, c.sink, c.collector)
+		}, c.Sink, c.Collector)
 		rec := logs[slices.IndexFunc(logs, func(l logRecord) bool { return l.TraceID == logTrace })]
 		if want := "login failed for [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]"; rec.Body.String() != want {
 			t.Errorf("body = %q, want %q", rec.Body.String(), want)
