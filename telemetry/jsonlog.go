@@ -37,7 +37,7 @@ type jsonHandler struct {
 	// with its leading comma.
 	top []byte
 	// inner holds the groups opened by WithAttrs and the attributes added
-	// inside them (",\"g\":{\"a\":1"), without the closing braces.
+	// inside them, as in `,"g":{"a":1`, without the closing braces.
 	inner []byte
 	// groups are all the groups opened by WithGroup; the first nOpen are
 	// open in inner already.
