@@ -155,27 +155,32 @@ func (f *fakeAPI) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": id})
 }
 
-func (f *fakeAPI) update(w http.ResponseWriter, r *http.Request) {
+// ownPost is post for a request whose token is the post's author; it
+// answers 403 otherwise.
+func (f *fakeAPI) ownPost(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	tok, _ := f.token(r)
 	id, author, ok := f.post(w, r)
 	if !ok {
-		return
+		return 0, false
 	}
 	if author != tok {
 		apiError(w, http.StatusForbidden, "forbidden")
+		return 0, false
+	}
+	return id, true
+}
+
+func (f *fakeAPI) update(w http.ResponseWriter, r *http.Request) {
+	id, ok := f.ownPost(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id})
 }
 
 func (f *fakeAPI) delete(w http.ResponseWriter, r *http.Request) {
-	tok, _ := f.token(r)
-	id, author, ok := f.post(w, r)
+	id, ok := f.ownPost(w, r)
 	if !ok {
-		return
-	}
-	if author != tok {
-		apiError(w, http.StatusForbidden, "forbidden")
 		return
 	}
 	f.mu.Lock()
