@@ -121,51 +121,45 @@ func queries(tb testing.TB, ds []dashboard, uids map[string]string) []query {
 	return out
 }
 
-// provisionedDatasources maps UID to type from the Grafana provisioning file.
-func provisionedDatasources(tb testing.TB) map[string]string {
+// provisionedDatasource is one entry of the Grafana datasource provisioning file.
+type provisionedDatasource struct {
+	UID      string         `yaml:"uid"`
+	Type     string         `yaml:"type"`
+	JSONData map[string]any `yaml:"jsonData"`
+}
+
+// readDatasources returns the Grafana datasource provisioning file, raw and
+// parsed.
+func readDatasources(tb testing.TB) ([]byte, []provisionedDatasource) {
 	tb.Helper()
 	raw, err := os.ReadFile(repoPath(tb, "grafana", "provisioning", "datasources", "datasources.yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var f struct {
-		APIVersion  int `yaml:"apiVersion"`
-		Datasources []struct {
-			Name     string         `yaml:"name"`
-			UID      string         `yaml:"uid"`
-			Type     string         `yaml:"type"`
-			URL      string         `yaml:"url"`
-			JSONData map[string]any `yaml:"jsonData"`
-		} `yaml:"datasources"`
+		Datasources []provisionedDatasource `yaml:"datasources"`
 	}
 	if err := yaml.Unmarshal(raw, &f); err != nil {
 		tb.Fatalf("datasources.yaml: %v", err)
 	}
+	return raw, f.Datasources
+}
+
+// provisionedDatasources maps UID to type from the Grafana provisioning file.
+func provisionedDatasources(tb testing.TB) map[string]string {
+	tb.Helper()
+	_, list := readDatasources(tb)
 	out := map[string]string{}
-	for _, d := range f.Datasources {
+	for _, d := range list {
 		out[d.UID] = d.Type
 	}
 	return out
 }
 
 func TestDatasourcesProvisioning(t *testing.T) {
-	raw, err := os.ReadFile(repoPath(t, "grafana", "provisioning", "datasources", "datasources.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Datasources []struct {
-			UID      string         `yaml:"uid"`
-			Type     string         `yaml:"type"`
-			URL      string         `yaml:"url"`
-			JSONData map[string]any `yaml:"jsonData"`
-		} `yaml:"datasources"`
-	}
-	if err := yaml.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	raw, list := readDatasources(t)
 	byUID := map[string]map[string]any{}
-	for _, d := range f.Datasources {
+	for _, d := range list {
 		byUID[d.UID] = d.JSONData
 		if d.UID != d.Type {
 			t.Errorf("datasource %s has type %s; the fixed UIDs are the type names", d.UID, d.Type)
