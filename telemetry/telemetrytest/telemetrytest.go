@@ -17,6 +17,7 @@ import (
 
 	"example.com/otelstarter/telemetry"
 	"github.com/getsentry/sentry-go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -24,6 +25,23 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
+
+// GlobalMeterReader installs a meter provider with a manual reader as the
+// global one, for code that takes its meter from otel.Meter, and restores
+// the previous provider when the test ends. Tests using it must not run in
+// parallel.
+func GlobalMeterReader(tb testing.TB) *sdkmetric.ManualReader {
+	tb.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(mp)
+	tb.Cleanup(func() {
+		otel.SetMeterProvider(prev)
+		_ = mp.Shutdown(context.Background())
+	})
+	return reader
+}
 
 // Capture holds a [telemetry.Telemetry] whose every sink is in memory.
 type Capture struct {

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"golang.org/x/crypto/bcrypt"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // errDown is what a store returns when its database cannot be reached.
@@ -680,14 +680,7 @@ func TestNormalizeEmail(t *testing.T) {
 // TestMetrics checks the service's counters through a manual reader
 // installed as the global meter provider before NewService.
 func TestMetrics(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(mp)
-	t.Cleanup(func() {
-		otel.SetMeterProvider(prev)
-		_ = mp.Shutdown(context.Background())
-	})
+	reader := telemetrytest.GlobalMeterReader(t)
 
 	store := newFakeStore()
 	cache := newFakeCache()

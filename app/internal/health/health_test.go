@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // secretErr is the text of a failing check: it names an address and a
@@ -55,22 +55,6 @@ func newChecker(tb testing.TB, timeout time.Duration, checks ...health.Check) *h
 		}
 	})
 	return c
-}
-
-// meterReader installs a meter provider with a manual reader as the global
-// one, restoring the previous provider when the test ends. Tests using it
-// must not run in parallel.
-func meterReader(tb testing.TB) *sdkmetric.ManualReader {
-	tb.Helper()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(mp)
-	tb.Cleanup(func() {
-		otel.SetMeterProvider(prev)
-		_ = mp.Shutdown(context.Background())
-	})
-	return reader
 }
 
 // gauge collects health_check_status: check name → value.
@@ -290,7 +274,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestGauge(t *testing.T) {
-	reader := meterReader(t) // before health.New, which looks up the meter
+	reader := telemetrytest.GlobalMeterReader(t) // before health.New, which looks up the meter
 	var healthy atomic.Bool
 	healthy.Store(true)
 	flappy := func(context.Context) error {
