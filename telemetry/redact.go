@@ -114,13 +114,11 @@ func RedactString(s string) string {
 		s = emailRe.ReplaceAllLiteralString(s, Redacted)
 	}
 	// The regular expressions are costly; run each only when s has the
-	// literal part every match needs ("eyJ", three dots between digits).
+	// part every match needs ("eyJ" for a JWT).
 	if strings.Contains(s, "eyJ") {
 		s = jwtRe.ReplaceAllLiteralString(s, Redacted)
 	}
-	if mayHoldIPv4(s) {
-		s = redactIPv4(s)
-	}
+	s = redactIPv4(s) // one pass, returning s itself when nothing matches
 	if mayHoldIPv6(s) {
 		s = redactIPv6(s)
 	}
@@ -323,7 +321,7 @@ func mayHoldIPv4(s string) bool {
 		switch c := s[i]; {
 		case c == '.':
 			dots++
-		case '0' <= c && c <= '9':
+		case isDigit(c):
 			digits = true
 		default:
 			dots, digits = 0, false
@@ -337,7 +335,7 @@ func mayHoldIPv4(s string) bool {
 }
 
 func isDigitOrAlpha(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // hasFold reports whether s contains the lower-case ASCII word w, ignoring case.
