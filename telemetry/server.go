@@ -304,8 +304,8 @@ func appendRequestTraceAttrs(attrs []attribute.KeyValue, r *http.Request) []attr
 	}
 	peer, peerPort := splitHostPort(r.RemoteAddr)
 	if peer != "" {
-		// Redacted here already: redactingSpanProcessor would replace
-		// it at start anyway, at the cost of a second attribute pass.
+		// Never the address itself: requestTraceAttrs would mask it by
+		// its key anyway, as it does client.address below.
 		attrs = append(attrs, semconv.NetworkPeerAddress(Redacted))
 		if peerPort > 0 {
 			attrs = append(attrs, semconv.NetworkPeerPort(peerPort))
