@@ -4,7 +4,6 @@
 package testproc
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // RepoRoot returns the directory holding go.mod, above the test's directory.
@@ -74,31 +73,11 @@ func BuildApp(tb testing.TB) string {
 	return bin
 }
 
-// Buffer is a bytes.Buffer a process writes while the test reads.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Process is a program started by a test and stopped when it ends.
 type Process struct {
 	Name           string
 	Cmd            *exec.Cmd
-	Stdout, Stderr *Buffer
+	Stdout, Stderr *telemetrytest.Buffer
 	done           chan struct{}
 	err            error
 }
@@ -120,7 +99,7 @@ func StartEnv(tb testing.TB, name string, env []string, prog string, args ...str
 
 func start(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
 	tb.Helper()
-	p := &Process{Name: name, Stdout: &Buffer{}, Stderr: &Buffer{}, done: make(chan struct{})}
+	p := &Process{Name: name, Stdout: &telemetrytest.Buffer{}, Stderr: &telemetrytest.Buffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(prog, args...)
 	p.Cmd.Env = env
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, p.Stderr
