@@ -40,7 +40,7 @@ func newTestApp(tb testing.TB, env map[string]string) *testApp {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tel := telemetrytest.New(tb)
+	tel := telemetrytest.New(tb, telemetryOptions(cfg)...)
 	a, err := build(context.Background(), cfg, tel.Telemetry)
 	if err != nil {
 		tb.Fatal(err)

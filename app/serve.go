@@ -36,16 +36,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
-	tel, err := telemetry.Setup(ctx,
-		telemetry.WithServiceVersion(version),
-		telemetry.WithEnvironment(cfg.SentryEnvironment),
+	tel, err := telemetry.Setup(ctx, append(telemetryOptions(cfg),
 		telemetry.WithLogWriter(stdout),
-		telemetry.WithLogLevel(cfg.LogLevel),
-		telemetry.WithLogFormat(cfg.LogFormat),
 		telemetry.WithSentry(telemetry.SentryConfig{
 			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
 		}),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -339,4 +335,29 @@ func wait(ctx context.Context, wg *sync.WaitGroup) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// telemetryOptions are the service's telemetry settings; the tests set up
+// telemetry with them too.
+func telemetryOptions(cfg *config.Config) []telemetry.Option {
+	return []telemetry.Option{
+		telemetry.WithServiceName("blog-api"),
+		telemetry.WithServiceVersion(version),
+		telemetry.WithEnvironment(cfg.SentryEnvironment),
+		telemetry.WithLogLevel(cfg.LogLevel),
+		telemetry.WithLogFormat(cfg.LogFormat),
+		// Load balancers and Kubernetes poll these; a span for each would
+		// drown the real traffic.
+		telemetry.WithUntracedPaths("/livez", "/readyz", "/api/health"),
+		telemetry.WithPanicResponse(http.HandlerFunc(writePanicResponse)),
+	}
+}
+
+// writePanicResponse answers a request whose handler panicked in the API's
+// error format.
+func writePanicResponse(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, `{"error":{"code":"internal","message":"internal server error"}}`+"\n")
 }

@@ -13,9 +13,7 @@ FUZZPARALLEL ?=
 # this list is explicit so that CI fails if one is renamed away.
 FUZZ_TARGETS := \
 	./telemetry:FuzzRedactString \
-	./telemetry:FuzzRedactIPv4 \
-	./telemetry:FuzzMayHoldIPv6 \
-	./telemetry:FuzzJSONHandlerString \
+	./telemetry:FuzzPrechecks \
 	./telemetry:FuzzRequestIDAndTraceHeaders \
 	./app/internal/tunnel:FuzzParse \
 	./app/internal/httpapi:FuzzDecodePostInput

@@ -15,10 +15,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// DefaultServiceName is the service name used when neither OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES nor [WithServiceName] gives one.
-const DefaultServiceName = "blog-api"
-
 type config struct {
 	serviceName    string
 	serviceVersion string
@@ -30,11 +26,13 @@ type config struct {
 
 	sentry *SentryConfig
 
-	traceOpts  []sdktrace.TracerProviderOption
-	readers    []sdkmetric.Reader
-	logOpts    []sdklog.LoggerProviderOption
-	noGlobals  bool
-	skipRoutes map[string]bool
+	traceOpts []sdktrace.TracerProviderOption
+	readers   []sdkmetric.Reader
+	logOpts   []sdklog.LoggerProviderOption
+	noGlobals bool
+
+	untraced      map[string]bool
+	panicResponse http.Handler
 }
 
 // Option configures [Setup].
@@ -48,7 +46,8 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // WithServiceName sets the default service.name. OTEL_SERVICE_NAME and
 // service.name in OTEL_RESOURCE_ATTRIBUTES take precedence, as the
-// specification requires. Default: [DefaultServiceName].
+// specification requires. Default: "unknown_service:" and the executable's
+// name, as the specification says.
 func WithServiceName(name string) Option {
 	return optionFunc(func(c *config) { c.serviceName = name })
 }
@@ -135,23 +134,31 @@ func WithoutGlobals() Option {
 
 // WithUntracedPaths sets the request paths the middleware keeps out of
 // traces and metrics and logs at debug level only, typically health probes.
-// Default: /livez, /readyz, /api/health.
+// The paths replace the default: /livez and /readyz.
 func WithUntracedPaths(paths ...string) Option {
 	return optionFunc(func(c *config) {
-		c.skipRoutes = make(map[string]bool, len(paths))
+		c.untraced = make(map[string]bool, len(paths))
 		for _, p := range paths {
-			c.skipRoutes[p] = true
+			c.untraced[p] = true
 		}
 	})
 }
 
+// WithPanicResponse sets the handler that answers a request whose handler
+// panicked before writing anything; it should write a 500 in the service's
+// error format. Default: a plain-text "Internal Server Error" with status
+// 500.
+func WithPanicResponse(h http.Handler) Option {
+	return optionFunc(func(c *config) { c.panicResponse = h })
+}
+
 func newConfig(opts []Option) *config {
 	c := &config{
-		serviceName: DefaultServiceName,
-		logWriter:   os.Stdout,
-		logLevel:    slog.LevelInfo,
-		logFormat:   "json",
-		skipRoutes:  map[string]bool{"/livez": true, "/readyz": true, "/api/health": true},
+		logWriter:     os.Stdout,
+		logLevel:      slog.LevelInfo,
+		logFormat:     "json",
+		untraced:      map[string]bool{"/livez": true, "/readyz": true},
+		panicResponse: http.HandlerFunc(writePanicResponse),
 	}
 	for _, o := range opts {
 		o.apply(c)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -253,7 +255,8 @@ func TestResource(t *testing.T) {
 		opts []telemetry.Option
 		want map[attribute.Key]string
 	}{
-		{"default", nil, nil, map[attribute.Key]string{semconv.ServiceNameKey: telemetry.DefaultServiceName}},
+		// The specification's default; the test binary is telemetry.test.
+		{"default", nil, nil, map[attribute.Key]string{semconv.ServiceNameKey: "unknown_service:" + filepath.Base(os.Args[0])}},
 		{"option", nil, []telemetry.Option{telemetry.WithServiceName("opt")}, map[attribute.Key]string{semconv.ServiceNameKey: "opt"}},
 		{"OTEL_SERVICE_NAME", []string{"OTEL_SERVICE_NAME=from-env"}, []telemetry.Option{telemetry.WithServiceName("opt")},
 			map[attribute.Key]string{semconv.ServiceNameKey: "from-env"}},

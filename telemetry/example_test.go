@@ -43,7 +43,17 @@ func ExampleSetup() {
 }
 
 func ExampleTelemetry_Middleware() {
-	tel, err := telemetry.Setup(context.Background(), telemetry.WithLogWriter(io.Discard), telemetry.WithoutGlobals())
+	// A panic is answered in the service's own error format.
+	jsonPanic := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintln(w, `{"error":{"code":"internal","message":"internal server error"}}`)
+	})
+	tel, err := telemetry.Setup(context.Background(),
+		telemetry.WithLogWriter(io.Discard),
+		telemetry.WithPanicResponse(jsonPanic),
+		telemetry.WithoutGlobals(),
+	)
 	if err != nil {
 		log.Fatal(err)
 	}

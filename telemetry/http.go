@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -10,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/getsentry/sentry-go"
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -25,6 +27,164 @@ const RequestIDHeader = "X-Request-Id"
 // UnmatchedRoute is the http.route of requests no route pattern matched, so
 // that clients sending random paths cannot grow the number of series.
 const UnmatchedRoute = "unmatched"
+
+// Middleware instruments next, normally an [http.ServeMux] with Go 1.22
+// patterns. It is [otelhttp.NewHandler] configured with the providers of t,
+// with a thin layer inside it:
+//   - a server span per request, continuing the caller's W3C trace context,
+//     named after the matched route pattern ("GET /api/posts/{id}"), and the
+//     OTel HTTP server metrics, labelled with http.route; requests that match
+//     no pattern get http.route [UnmatchedRoute];
+//   - the [RequestIDHeader] response header set to the trace ID (an inbound
+//     X-Request-Id is never echoed; a well-formed one is kept on the span);
+//   - one access log line ("http.request": method, route, status,
+//     duration_ms, bytes) per request;
+//   - panic recovery: the error recorded on the span, sent to Sentry and
+//     logged with the stack and the trace, and a 500 written by the handler
+//     of [WithPanicResponse].
+//
+// Requests to the untraced paths (see [WithUntracedPaths]) get a request ID
+// and recovery but no span or metrics, and their access line is at debug
+// level.
+func (t *Telemetry) Middleware(next http.Handler) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.serve(w, r, next) })
+	return otelhttp.NewHandler(inner, "",
+		otelhttp.WithTracerProvider(t.TracerProvider),
+		otelhttp.WithMeterProvider(t.MeterProvider),
+		otelhttp.WithPropagators(t.Propagator),
+		otelhttp.WithFilter(func(r *http.Request) bool { return !t.cfg.untraced[r.URL.Path] }),
+	)
+}
+
+// serve is the kit's layer inside otelhttp's. It hands next the request it
+// was given, not a copy with a new context, whenever the request is traced:
+// the mux sets the matched pattern on that request, and otelhttp reads it
+// there to name the span and label the metrics.
+func (t *Telemetry) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	span := trace.SpanFromContext(r.Context())
+	sc := span.SpanContext()
+	if !sc.IsValid() {
+		// Untraced path or tracing off: the request still gets an ID,
+		// which its log lines carry.
+		sc = randomSpanContext()
+		orig := r
+		r = r.WithContext(trace.ContextWithSpanContext(r.Context(), sc))
+		// net/http removes the temporary files of a parsed multipart form
+		// only when it finds the form on its own request.
+		defer func() { orig.MultipartForm = r.MultipartForm }()
+	}
+	w.Header().Set(RequestIDHeader, sc.TraceID().String())
+	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
+		// The ID's alphabet allows an IPv4 address.
+		span.SetAttributes(attribute.String("http.request.header.x-request-id", RedactString(in)))
+	}
+
+	// Code stays 0 until the handler writes a status, which tells the
+	// recovery whether a response has started.
+	var m httpsnoop.Metrics
+	panicked := false
+	m.CaptureMetrics(w, func(w http.ResponseWriter) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's way to abort a response quietly
+			}
+			panicked = true
+			t.recovered(r.Context(), span, v)
+			if m.Code == 0 && m.Written == 0 {
+				t.cfg.panicResponse.ServeHTTP(w, r)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+
+	route := Route(r)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.HTTPRoute(route))
+	}
+	if r.Pattern == "" {
+		// otelhttp labels metrics with the route only when a pattern matched.
+		if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+			l.Add(semconv.HTTPRoute(UnmatchedRoute))
+		}
+	}
+	t.logAccess(r, route, m, panicked)
+}
+
+func (t *Telemetry) logAccess(r *http.Request, route string, m httpsnoop.Metrics, panicked bool) {
+	status := m.Code
+	switch {
+	case panicked:
+		status = http.StatusInternalServerError
+	case status == 0:
+		status = http.StatusOK
+	}
+	level := slog.LevelInfo
+	switch {
+	case t.cfg.untraced[r.URL.Path]:
+		level = slog.LevelDebug
+	case status >= 500:
+		level = slog.LevelError
+	}
+	t.Logger.LogAttrs(r.Context(), level, "http.request",
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(m.Duration.Microseconds())/1000),
+		slog.Int64("bytes", m.Written),
+	)
+}
+
+func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {
+	err := fmt.Errorf("panic: %v", v)
+	stack := debug.Stack()
+	recordException(span, err, RedactString(err.Error()), stack)
+	span.SetStatus(codes.Error, "panic")
+	t.sendToSentry(ctx, err)
+	t.Logger.LogAttrs(ctx, slog.LevelError, "http.panic",
+		slog.String("error", err.Error()), slog.String("stack", string(stack)))
+}
+
+// Route returns the path part of the pattern that matched r ("/api/posts/{id}"
+// for "GET /api/posts/{id}"), or [UnmatchedRoute].
+func Route(r *http.Request) string {
+	if i := strings.IndexByte(r.Pattern, '/'); i >= 0 {
+		return r.Pattern[i:]
+	}
+	return UnmatchedRoute
+}
+
+// ValidRequestID reports whether an inbound X-Request-Id is safe to keep as
+// a span attribute: 1 to 64 characters of [A-Za-z0-9._-].
+func ValidRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// randomSpanContext returns a span context with random IDs; the low bit set
+// keeps each ID from being all zeros, which would make it invalid.
+func randomSpanContext() trace.SpanContext {
+	var tid trace.TraceID
+	var sid trace.SpanID
+	binary.BigEndian.PutUint64(tid[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(tid[8:], rand.Uint64()|1)
+	binary.BigEndian.PutUint64(sid[:], rand.Uint64()|1)
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})
+}
+
+func writePanicResponse(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
 
 // httpServerView keeps only bounded attributes on the HTTP server metrics:
 // server.address comes from the client's Host header and would let clients
@@ -54,171 +214,4 @@ type withoutFilteredAttrs struct{ exemplar.Reservoir }
 
 func (r withoutFilteredAttrs) Offer(ctx context.Context, t time.Time, v exemplar.Value, _ []attribute.KeyValue) {
 	r.Reservoir.Offer(ctx, t, v, nil)
-}
-
-// Middleware instruments next, normally an [http.ServeMux] with Go 1.22
-// patterns:
-//   - a server span per request, continuing the caller's W3C trace context,
-//     named and attributed with the matched route pattern (http.route), and
-//     the OTel HTTP server metrics labelled by it; requests that match no
-//     pattern get http.route [UnmatchedRoute];
-//   - the [RequestIDHeader] response header set to the trace ID (an inbound
-//     X-Request-Id is never echoed; a well-formed one is kept on the span);
-//   - one access log line ("http.request": method, route, status,
-//     duration_ms, bytes) per request;
-//   - panic recovery: a 500 JSON answer, the error recorded on the span,
-//     sent to Sentry and logged with the stack and the trace.
-//
-// Requests to the untraced paths (see [WithUntracedPaths]) get a request ID
-// and recovery but no span or metrics, and their access line is at debug
-// level.
-func (t *Telemetry) Middleware(next http.Handler) http.Handler {
-	return t.newHTTPServer(next)
-}
-
-func spanName(_ string, r *http.Request) string {
-	route := Route(r)
-	if route == UnmatchedRoute {
-		return r.Method
-	}
-	// "GET /api/posts/{id}" is the pattern itself when it names the method.
-	if p, m := r.Pattern, r.Method; len(p) == len(m)+1+len(route) && p[len(m)] == ' ' && strings.HasPrefix(p, m) {
-		return p
-	}
-	return r.Method + " " + route
-}
-
-// Route returns the path part of the pattern that matched r ("/api/posts/{id}"
-// for "GET /api/posts/{id}"), or [UnmatchedRoute].
-func Route(r *http.Request) string {
-	p := r.Pattern
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			return p[i:]
-		}
-	}
-	return UnmatchedRoute
-}
-
-// serve is the part of the middleware that runs for traced and untraced
-// requests alike: request ID, panic recovery and the access log line.
-func (t *Telemetry) serve(rw *respWriter, r *http.Request, next http.Handler, start time.Time) {
-	ctx := r.Context()
-	span := trace.SpanFromContext(ctx)
-	sc := span.SpanContext()
-	if !sc.IsValid() {
-		// Untraced path or tracing off: still give the request an ID
-		// that its log lines carry.
-		sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: randomTraceID(), SpanID: randomSpanID()})
-		ctx = trace.ContextWithSpanContext(ctx, sc)
-		r = r.WithContext(ctx)
-	}
-	var tid [32]byte
-	traceID := sc.TraceID()
-	appendHex(tid[:0], traceID[:])
-	rw.Header()[RequestIDHeader] = []string{string(tid[:])}
-	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
-		// The ID's alphabet allows an IPv4 address.
-		span.SetAttributes(attribute.String("http.request.header.x-request-id", RedactString(in)))
-	}
-	w := rw.external()
-
-	defer func() {
-		status := rw.status
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			t.recovered(ctx, span, v)
-			if status == 0 {
-				writePanicResponse(w)
-			}
-			status = http.StatusInternalServerError
-		}
-		route := Route(r)
-		if status == 0 {
-			status = http.StatusOK
-		}
-		level := slog.LevelInfo
-		switch {
-		case t.cfg.skipRoutes[r.URL.Path]:
-			level = slog.LevelDebug
-		case status >= 500:
-			level = slog.LevelError
-		}
-		rw.end = time.Now() // one clock reading for the log line and the metrics
-		h := t.Logger.Handler()
-		if !h.Enabled(ctx, level) {
-			return
-		}
-		// Straight to the handler: Logger would also walk the stack for
-		// the caller's PC, which no handler of the kit uses and which for
-		// this line would only point here.
-		rec := slog.NewRecord(rw.end, level, "http.request", 0)
-		rec.AddAttrs(
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(rw.end.Sub(start).Microseconds())/1000),
-			slog.Int64("bytes", rw.written),
-		)
-		_ = h.Handle(ctx, rec)
-	}()
-	next.ServeHTTP(w, r)
-}
-
-func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {
-	err := fmt.Errorf("panic: %v", v)
-	stack := debug.Stack()
-	recordException(span, err, RedactString(err.Error()), stack)
-	span.SetStatus(codes.Error, "panic")
-	if t.sentry != nil {
-		t.sentry.CaptureException(err, &sentry.EventHint{Context: ctx, OriginalException: err}, sentry.NewScope())
-	}
-	t.Logger.LogAttrs(ctx, slog.LevelError, "http.panic",
-		slog.String("error", err.Error()), slog.String("stack", string(stack)))
-}
-
-func writePanicResponse(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = w.Write([]byte(`{"error":{"code":"internal","message":"internal server error"}}` + "\n"))
-}
-
-// ValidRequestID reports whether an inbound X-Request-Id is safe to keep as
-// a span attribute: 1 to 64 characters of [A-Za-z0-9._-].
-func ValidRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isDigitOrAlpha(c) || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func randomTraceID() trace.TraceID {
-	var id trace.TraceID
-	for id == (trace.TraceID{}) {
-		a, b := rand.Uint64(), rand.Uint64()
-		for i := range 8 {
-			id[i], id[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
-		}
-	}
-	return id
-}
-
-func randomSpanID() trace.SpanID {
-	var id trace.SpanID
-	for id == (trace.SpanID{}) {
-		a := rand.Uint64()
-		for i := range 8 {
-			id[i] = byte(a >> (8 * i))
-		}
-	}
-	return id
 }

