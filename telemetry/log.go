@@ -6,28 +6,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// newLogHandler builds the logger's handler: redaction first, then the line
-// handler of slog with trace_id and span_id added and, when logs are
+// newLogHandler builds the logger's handler: slog's line handler behind a
+// [RedactingHandler] that also adds trace_id and span_id and, when logs are
 // exported, the OpenTelemetry bridge next to it through
-// [slog.NewMultiHandler]. The bridge takes the trace from the context
-// itself, so it must not get the IDs as attributes too.
+// [slog.NewMultiHandler], redacted but without the IDs: the bridge takes the
+// trace from the context itself.
 func (t *Telemetry) newLogHandler() (slog.Handler, error) {
 	lines, err := newLineHandler(t.cfg.logFormat, t.cfg.logWriter, t.cfg.logLevel)
 	if err != nil {
 		return nil, err
 	}
-	var h slog.Handler = &traceHandler{next: lines}
+	var h slog.Handler = &RedactingHandler{next: lines, traceIDs: true}
 	if t.logBridged {
 		bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
-		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: bridge})
+		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: NewRedactingHandler(bridge)})
 	}
-	return NewRedactingHandler(h), nil
+	return h, nil
 }
 
 func newLineHandler(format string, w io.Writer, level slog.Leveler) (slog.Handler, error) {
@@ -50,59 +51,17 @@ func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 
 // RedactingHandler is a [slog.Handler] that masks secrets and personal data
 // before the next handler sees a record. See [Redact].
+//
+// The logger of [Setup] uses one that also adds trace_id and span_id of the
+// context's span to each record, at the top level, before the record's own
+// attributes. So that the IDs stay at the top level inside
+// [slog.Logger.WithGroup] too, that handler opens groups itself: next has
+// only the attributes added before the first group, and groups holds the
+// groups opened since, each with its attributes.
 type RedactingHandler struct {
-	next slog.Handler
-}
-
-// Enabled implements [slog.Handler].
-func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l)
-}
-
-// Handle implements [slog.Handler]. It copies the record only when
-// something must be masked, which is rare: most lines pass untouched.
-func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	msg := RedactString(r.Message)
-	dirty := msg != r.Message
-	if !dirty {
-		r.Attrs(func(a slog.Attr) bool {
-			_, dirty = redact(a)
-			return !dirty
-		})
-	}
-	if !dirty {
-		return h.next.Handle(ctx, r)
-	}
-	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(Redact(a))
-		return true
-	})
-	return h.next.Handle(ctx, out)
-}
-
-// WithAttrs implements [slog.Handler]; the attributes are redacted once, here.
-func (h *RedactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	red := make([]slog.Attr, len(attrs))
-	for i, a := range attrs {
-		red[i] = Redact(a)
-	}
-	return &RedactingHandler{next: h.next.WithAttrs(red)}
-}
-
-// WithGroup implements [slog.Handler].
-func (h *RedactingHandler) WithGroup(name string) slog.Handler {
-	return &RedactingHandler{next: h.next.WithGroup(name)}
-}
-
-// traceHandler adds trace_id and span_id of the context's span to each
-// record, at the top level and before the record's own attributes. So that
-// the IDs stay at the top level inside [slog.Logger.WithGroup] too, it opens
-// groups itself: next has only the attributes added before the first group,
-// and groups holds the groups opened since, each with its attributes.
-type traceHandler struct {
-	next   slog.Handler
-	groups []logGroup
+	next     slog.Handler
+	traceIDs bool
+	groups   []logGroup
 }
 
 type logGroup struct {
@@ -110,17 +69,22 @@ type logGroup struct {
 	attrs []slog.Attr
 }
 
-func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
+// Enabled implements [slog.Handler].
+func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.next.Enabled(ctx, l)
 }
 
-func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
+// Handle implements [slog.Handler]. Without IDs to add, it copies the
+// record only when something must be masked, which is rare.
+func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() && len(h.groups) == 0 {
+	withIDs := h.traceIDs && sc.IsValid()
+	msg := RedactString(r.Message)
+	if !withIDs && len(h.groups) == 0 && msg == r.Message && !needsRedaction(r) {
 		return h.next.Handle(ctx, r)
 	}
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	if sc.IsValid() {
+	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	if withIDs {
 		// Both IDs in one string: one allocation instead of two.
 		var buf [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
@@ -129,19 +93,15 @@ func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 		ids := string(buf[:])
 		out.AddAttrs(slog.String("trace_id", ids[:2*len(tid)]), slog.String("span_id", ids[2*len(tid):]))
 	}
-	if len(h.groups) == 0 {
-		r.Attrs(func(a slog.Attr) bool {
-			out.AddAttrs(a)
-			return true
-		})
-		return h.next.Handle(ctx, out)
-	}
-	// Nest the record's attributes in the open groups, innermost first.
-	attrs := make([]slog.Attr, 0, r.NumAttrs())
+	// Gathered on the stack and added at once: AddAttrs per attribute
+	// costs more than the copy.
+	var buf [8]slog.Attr
+	attrs := buf[:0]
 	r.Attrs(func(a slog.Attr) bool {
-		attrs = append(attrs, a)
+		attrs = append(attrs, Redact(a))
 		return true
 	})
+	// Nest the record's attributes in the open groups, innermost first.
 	for i := len(h.groups) - 1; i >= 0; i-- {
 		g := h.groups[i]
 		inner := append(append(make([]slog.Attr, 0, len(g.attrs)+len(attrs)), g.attrs...), attrs...)
@@ -151,25 +111,42 @@ func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.next.Handle(ctx, out)
 }
 
-func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+func needsRedaction(r slog.Record) (dirty bool) {
+	r.Attrs(func(a slog.Attr) bool {
+		_, dirty = redact(a)
+		return !dirty
+	})
+	return dirty
+}
+
+// WithAttrs implements [slog.Handler]; the attributes are redacted once, here.
+func (h *RedactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	if len(h.groups) == 0 {
-		return &traceHandler{next: h.next.WithAttrs(attrs)}
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = Redact(a)
 	}
-	groups := append([]logGroup(nil), h.groups...)
+	if len(h.groups) == 0 {
+		return &RedactingHandler{next: h.next.WithAttrs(red), traceIDs: h.traceIDs}
+	}
+	groups := slices.Clone(h.groups)
 	last := &groups[len(groups)-1]
-	last.attrs = append(append([]slog.Attr(nil), last.attrs...), attrs...)
-	return &traceHandler{next: h.next, groups: groups}
+	last.attrs = append(slices.Clip(last.attrs), red...)
+	return &RedactingHandler{next: h.next, traceIDs: h.traceIDs, groups: groups}
 }
 
-func (h *traceHandler) WithGroup(name string) slog.Handler {
-	if name == "" {
+// WithGroup implements [slog.Handler].
+func (h *RedactingHandler) WithGroup(name string) slog.Handler {
+	switch {
+	case name == "":
 		return h
+	case !h.traceIDs:
+		return &RedactingHandler{next: h.next.WithGroup(name)}
 	}
-	groups := append(append([]logGroup(nil), h.groups...), logGroup{name: name})
-	return &traceHandler{next: h.next, groups: groups}
+	groups := append(slices.Clip(h.groups), logGroup{name: name})
+	return &RedactingHandler{next: h.next, traceIDs: true, groups: groups}
 }
 
 // levelHandler applies the logger's level to the OTel bridge, which would

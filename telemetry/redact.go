@@ -1,10 +1,10 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -28,7 +28,10 @@ var sensitiveKeys = map[string]bool{
 
 // sensitiveParts are substrings of normalised keys that mark a secret:
 // "user_password", "X-Api-Key", "refresh_token", "client_secret".
-var sensitiveParts = []string{"password", "passwd", "secret", "token", "apikey", "credential", "privatekey", "cookie", "authorization"}
+var sensitiveParts = [][]byte{
+	[]byte("password"), []byte("passwd"), []byte("secret"), []byte("token"), []byte("apikey"),
+	[]byte("credential"), []byte("privatekey"), []byte("cookie"), []byte("authorization"),
+}
 
 // IsSensitiveKey reports whether values logged under key are always
 // redacted. Matching ignores case and the separators '-', '_' and '.'.
@@ -47,13 +50,24 @@ func IsSensitiveKey(key string) bool {
 	if sensitiveKeys[string(n)] { // the compiler does not allocate for this conversion
 		return true
 	}
-	for _, p := range sensitiveParts {
-		if strings.Contains(string(n), p) {
-			return true
+	// One pass, trying only the parts that start with the byte at hand.
+	for i, c := range n {
+		for _, p := range sensitivePartsByFirst[c] {
+			if bytes.HasPrefix(n[i:], p) {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// sensitivePartsByFirst indexes sensitiveParts by their first byte.
+var sensitivePartsByFirst = func() (idx [256][][]byte) {
+	for _, p := range sensitiveParts {
+		idx[p[0]] = append(idx[p[0]], p)
+	}
+	return idx
+}()
 
 // Redact returns a with its value masked: the whole value when the key is
 // sensitive ([IsSensitiveKey]), the sensitive parts of strings and error

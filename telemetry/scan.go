@@ -23,6 +23,9 @@ var (
 // IPv4 or IPv6 address, a bearer/basic credential or a JWT, and returns s
 // itself (without allocating) when there is nothing to mask.
 func RedactString(s string) string {
+	if !mayNeedRedaction(s) {
+		return s
+	}
 	if strings.IndexByte(s, '@') >= 0 {
 		s = emailRe.ReplaceAllLiteralString(s, Redacted)
 	}
@@ -45,6 +48,32 @@ func RedactString(s string) string {
 		})
 	}
 	return s
+}
+
+// mayNeedRedaction is the test in front of all the others, in one pass:
+// every shape RedactString masks contains '@' or ':', starts with "eyJ",
+// follows a scheme word or is a run of digits and dots. Most strings, such
+// as IDs and names, fail it at once.
+func mayNeedRedaction(s string) bool {
+	for i, c := range []byte(s) {
+		switch c {
+		case '@', ':':
+			return true
+		case 'e':
+			if strings.HasPrefix(s[i:], "eyJ") {
+				return true
+			}
+		case 'b', 'B', 't', 'T':
+			if hasPrefixFold(s[i:], "bearer") || hasPrefixFold(s[i:], "basic") || hasPrefixFold(s[i:], "token") {
+				return true
+			}
+		}
+	}
+	return mayHoldIPv4(s)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // redactIPv6 masks the matches of ipv6Re that parse as an IPv6 address and
@@ -140,11 +169,10 @@ func isAlnum(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
-// containsFold reports whether s contains the lower-case ASCII word w,
-// ignoring case.
+// containsFold reports whether s contains the ASCII word w, ignoring case.
 func containsFold(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(w)], w) {
+	for i := range len(s) - len(w) + 1 {
+		if hasPrefixFold(s[i:], w) {
 			return true
 		}
 	}

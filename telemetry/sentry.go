@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
-	"time"
 
 	"github.com/getsentry/sentry-go"
 	sentryotel "github.com/getsentry/sentry-go/otel"
@@ -54,11 +53,7 @@ func (t *Telemetry) setupSentry() error {
 		sentry.CurrentHub().BindClient(client)
 	}
 	t.shutdowns = append(t.shutdowns, func(ctx context.Context) error {
-		timeout := 5 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		flushed := client.Flush(timeout)
+		flushed := client.FlushWithContext(ctx)
 		client.Close() // stops the transport's worker goroutine
 		if !flushed {
 			return errors.New("sentry: events not sent before the shutdown deadline")

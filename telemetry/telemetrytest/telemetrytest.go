@@ -5,7 +5,6 @@
 package telemetrytest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -87,29 +86,18 @@ func New(tb testing.TB, opts ...telemetry.Option) *Capture {
 	return c
 }
 
-// LogLines returns the JSON log lines written so far, decoded.
-func (c *Capture) LogLines(tb testing.TB) []map[string]any {
-	tb.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(c.Lines.Bytes()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			tb.Fatalf("log line is not one JSON object: %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// LinesWith returns the decoded log lines whose msg is msg.
+// LinesWith returns the JSON log lines written so far whose msg is msg,
+// decoded.
 func (c *Capture) LinesWith(tb testing.TB, msg string) []map[string]any {
 	tb.Helper()
 	var out []map[string]any
-	for _, l := range c.LogLines(tb) {
-		if l["msg"] == msg {
-			out = append(out, l)
+	for line := range bytes.Lines(c.Lines.Bytes()) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			tb.Fatalf("log line is not one JSON object: %q: %v", line, err)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
 		}
 	}
 	return out
