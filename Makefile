@@ -30,7 +30,7 @@ build: ## build bin/app
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
 
 .PHONY: test
-test: test-go test-rename test-frontend test-e2e test-stack ## run every test (what CI runs)
+test: test-go test-copy test-rename test-frontend test-e2e test-stack ## run every test (what CI runs)
 
 .PHONY: test-go
 test-go: lint ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
@@ -70,6 +70,25 @@ test-rename: ## prove `make rename` leaves a module that builds and passes its u
 		! grep -rq --include='*.go' '$(MODULE)' . || { echo "rename left the old module path behind"; exit 1; }; \
 		$(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 ./telemetry/ ./app/internal/blog/ ./app/internal/config/; \
 		echo "rename: ok"
+
+# What a user does who takes only telemetry/: a fresh module with nothing
+# but the package, its import path rewritten, tidied, vetted and tested.
+# The kit's go.mod seeds the new one, so the copy is tested at the versions
+# the kit pins (tidy drops every module telemetry/ does not need).
+COPY_MODULE := example.org/copied/svc
+
+.PHONY: test-copy
+test-copy: ## prove telemetry/ builds and passes its tests alone, copied into a fresh module
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		cp -r telemetry "$$tmp"/; \
+		sed -e '/^tool (/,/^)/d' -e '/^tool /d' go.mod > "$$tmp"/go.mod; cp go.sum "$$tmp"/; \
+		cd "$$tmp"; \
+		$(GO) mod edit -module $(COPY_MODULE); \
+		grep -rlF --null '$(MODULE)/' telemetry | xargs -0 -r sed -i 's#$(MODULE)/#$(COPY_MODULE)/#g'; \
+		$(GO) mod tidy; \
+		$(GO) vet ./... && $(GO) test -count=1 ./...; \
+		echo "test-copy: ok; a copy of telemetry/ requires:"; \
+		$(GO) list -m -f '{{if not .Indirect}}{{if not .Main}}  {{.Path}} {{.Version}}{{end}}{{end}}' all
 
 .PHONY: rename
 rename: ## rename the module everywhere: make rename MODULE=example.com/you/svc

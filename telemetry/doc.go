@@ -17,6 +17,10 @@
 //	defer tel.Shutdown(context.WithoutCancel(ctx))
 //	handler := tel.Middleware(mux)
 //
+// Nothing here knows the service it runs in: without [WithServiceName] or
+// OTEL_SERVICE_NAME the service is "unknown_service:" and the executable's
+// name, as the specification says.
+//
 // # Environment
 //
 // Setup honours the variables of the OpenTelemetry specification:
@@ -33,16 +37,28 @@
 // [Telemetry.MetricsHandler]; OTEL_METRICS_EXPORTER=otlp (or console) adds a
 // push exporter next to it.
 //
+// # HTTP
+//
+// [Telemetry.Middleware] is [otelhttp.NewHandler] configured with the
+// providers of [Setup]: span names, http.route and the HTTP server metrics
+// come from the Go 1.22 route pattern. The kit adds only a thin layer inside
+// it: the trace ID as X-Request-Id, one access log line, panic recovery and
+// Sentry. A view keeps the metrics' attributes bounded, and a span processor
+// masks client addresses before any exporter sees a span.
+//
 // # Logs
 //
-// [Telemetry.Logger] (also installed as the [slog.Default]) writes one JSON
-// object per line, encoded as [slog.JSONHandler] encodes it. Lines logged
-// with a context that carries a span get trace_id and span_id, right after
-// msg and the attributes added with [slog.Logger.With] before any group;
-// for plain values the kit adds no allocation to a line. Attributes whose key names a secret (password,
-// token, authorization, cookie, email, client IP, …) are replaced by
-// [Redacted], and string values shaped like an email address, an IP address
-// or a bearer token are masked, wherever they occur. See [Redact].
+// [Telemetry.Logger] (also installed as the [slog.Default]) writes lines
+// with [slog.NewJSONHandler] (or [slog.NewTextHandler]) behind a
+// [RedactingHandler] that adds trace_id and span_id of the context's span,
+// so the keys come in this order: time, level, msg, the attributes of
+// [slog.Logger.With] given before any group, trace_id, span_id, then the
+// record's attributes. With a logs exporter, [slog.NewMultiHandler] sends
+// each record to the OpenTelemetry bridge too. Attributes whose key names a
+// secret (password, token, authorization, cookie, email, client IP, …) are
+// replaced by [Redacted], and string values shaped like an email address, an
+// IP address or a bearer token are masked, wherever they occur. See
+// [Redact].
 //
 // # Only this package imports the SDK
 //
