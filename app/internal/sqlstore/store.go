@@ -69,6 +69,10 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			DisableErrSkip: true,
 			// Runs before every reuse of a pooled connection.
 			OmitConnResetSession: true,
+			// sql.rows is one more span per query that returns rows, next
+			// to the statement's span, which already times the query; no
+			// dashboard or alert reads it.
+			OmitRows: true,
 		}),
 		otelsql.WithDisableSkipErrMeasurement(true),
 		// Arguments are never recorded: no WithAttributesGetter here.
