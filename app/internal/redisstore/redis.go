@@ -1,5 +1,5 @@
 // Package redisstore adapts Redis to the blog: a read-through cache of single
-// posts and pub/sub fan-out of new posts between instances. Every call is
+// posts and pub/sub fan-out of new posts between instances ([feed.Bus]). Every call is
 // traced and measured by redisotel. Callers treat its errors as soft: Redis
 // being down degrades the service, never breaks a read.
 package redisstore
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/feed"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
@@ -49,6 +50,7 @@ type Client struct {
 
 var (
 	_ blog.PostCache = (*Client)(nil)
+	_ feed.Bus       = (*Client)(nil)
 )
 
 // Option configures Open.
@@ -145,14 +147,8 @@ func (c *Client) DeletePost(ctx context.Context, id int64) error {
 	return c.rdb.Del(ctx, postKey(id)).Err()
 }
 
-// Message is what instances publish to each other.
-type Message struct {
-	Origin string    `json:"origin"`
-	Post   blog.Post `json:"post"`
-}
-
 // Publish sends m to every subscribed instance.
-func (c *Client) Publish(ctx context.Context, m Message) error {
+func (c *Client) Publish(ctx context.Context, m feed.Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -162,7 +158,7 @@ func (c *Client) Publish(ctx context.Context, m Message) error {
 
 // Subscribe calls fn for every message published until ctx is done. The
 // subscription reconnects by itself after Redis comes back.
-func (c *Client) Subscribe(ctx context.Context, fn func(Message)) {
+func (c *Client) Subscribe(ctx context.Context, fn func(feed.Message)) {
 	ps := c.rdb.Subscribe(ctx, postsChannel)
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
@@ -174,7 +170,7 @@ func (c *Client) Subscribe(ctx context.Context, fn func(Message)) {
 			if !ok {
 				return
 			}
-			var m Message
+			var m feed.Message
 			if err := json.Unmarshal([]byte(msg.Payload), &m); err != nil {
 				slog.WarnContext(ctx, "feed.bad_message", slog.String("error", err.Error()))
 				continue
