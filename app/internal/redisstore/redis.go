@@ -17,9 +17,6 @@ import (
 	"example.com/otelstarter/app/internal/feed"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Keys and channel names, prefixed so the kit can share a Redis.
@@ -31,12 +28,9 @@ const (
 	PostTTL = 5 * time.Minute
 )
 
-func init() {
-	// go-redis logs reconnect attempts through its own logger to stderr;
-	// send them through slog so they are JSON, correlated and redacted.
-	redis.SetLogger(slogLogger{})
-}
-
+// slogLogger sends go-redis's own log lines (reconnect attempts, which it
+// otherwise prints to stderr) through slog, so they are JSON, correlated and
+// redacted like every other line.
 type slogLogger struct{}
 
 func (slogLogger) Printf(ctx context.Context, format string, v ...any) {
@@ -53,28 +47,15 @@ var (
 	_ feed.Bus       = (*Client)(nil)
 )
 
-// Option configures Open.
-type Option func(*options)
-
-type options struct {
-	tp trace.TracerProvider
-	mp metric.MeterProvider
-}
-
-// WithTracerProvider sets the tracer provider (default: the global one).
-func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tp = tp } }
-
-// WithMeterProvider sets the meter provider (default: the global one).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.mp = mp } }
-
 // Open connects to the Redis at rawURL (redis://host:port/db). Timeouts are
 // short because every use has a fallback. It does not fail when Redis is
 // down: the client reconnects by itself; use Ping to check.
+//
+// go-redis has one process-wide logger; Open points it at slog, so that the
+// side effect happens when a program uses Redis, not when it merely links
+// this package.
 func Open(rawURL string, opts ...Option) (*Client, error) {
-	o := options{tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider()}
-	for _, f := range opts {
-		f(&o)
-	}
+	cfg := newConfig(opts)
 	ro, err := redis.ParseURL(rawURL)
 	if err != nil {
 		// The URL may hold a password: do not repeat it.
@@ -86,9 +67,10 @@ func Open(rawURL string, opts ...Option) (*Client, error) {
 	ro.PoolTimeout = time.Second
 	ro.MaxRetries = 1
 	ro.ContextTimeoutEnabled = true
+	redis.SetLogger(slogLogger{}) // atomic, and the same logger every time
 	rdb := redis.NewClient(ro)
 	if err := redisotel.InstrumentTracing(rdb,
-		redisotel.WithTracerProvider(o.tp),
+		redisotel.WithTracerProvider(cfg.tracerProvider),
 		redisotel.WithDBStatement(false), // values are post contents
 		redisotel.WithCallerEnabled(false),
 		redisotel.WithDialFilter(true),
@@ -96,7 +78,7 @@ func Open(rawURL string, opts ...Option) (*Client, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("redis tracing: %w", err)
 	}
-	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(o.mp)); err != nil {
+	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(cfg.meterProvider)); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis metrics: %w", err)
 	}
