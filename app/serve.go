@@ -269,10 +269,10 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	}
 
 	hub := feed.New(bus)
-	checker, err := health.New(health.DefaultTimeout,
-		health.Check{Name: "database", Critical: true, Func: store.Ping},
-		health.Check{Name: "redis", Func: ping},
-	)
+	checker, err := health.New(health.Config{Checks: []health.Check{
+		{Name: "database", Critical: true, Func: store.Ping},
+		{Name: "redis", Func: ping},
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -295,9 +295,9 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 
 	var loginLimiter httpapi.Limiter
 	if cfg.RateLimitLogin > 0 {
-		loginLimiter = ratelimit.New("login", cfg.RateLimitLogin, time.Minute, rdbc)
+		loginLimiter = ratelimit.New(ratelimit.Config{Name: "login", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
 	}
-	tunnelLimiter := ratelimit.New("tunnel", cfg.RateLimitTunnel, time.Minute, rdbc)
+	tunnelLimiter := ratelimit.New(ratelimit.Config{Name: "tunnel", Limit: cfg.RateLimitTunnel, Window: time.Minute, Redis: rdbc})
 
 	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
 	if err != nil {
