@@ -13,6 +13,7 @@ import (
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/app/internal/httpjson"
 )
 
 const scope = "example.com/otelstarter/app/internal/httpapi"
@@ -310,11 +311,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		for _, m := range allow {
 			w.Header().Add("Allow", m)
 		}
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{&blog.Error{Code: codeMethodNotAllowed,
-			Message: "method " + safeMethod(r.Method) + " is not allowed here"}})
+		httpjson.Error(w, &blog.Error{Code: httpjson.CodeMethodNotAllowed,
+			Message: "method " + safeMethod(r.Method) + " is not allowed here"})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{notFoundError})
+	httpjson.Error(w, notFoundError)
 }
 
 var notFoundError = &blog.Error{Code: blog.CodeNotFound, Message: "no such resource"}

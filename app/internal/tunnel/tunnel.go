@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/httpjson"
 	"example.com/otelstarter/telemetry"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -94,31 +96,24 @@ func parseDSN(s string) (*url.URL, string, error) {
 	return u, project, nil
 }
 
-// httpError is a refusal with a status and a code.
-type httpError struct {
-	status  int
-	code    string
-	message string
-}
+// refuse returns the client error that ServeHTTP answers; its status comes
+// from the code, through httpjson.Status.
+func refuse(code, msg string) error { return &blog.Error{Code: code, Message: msg} }
 
-func (e *httpError) Error() string { return e.message }
+var _ http.Handler = (*Handler)(nil)
 
-func refuse(status int, code, msg string) error { return &httpError{status, code, msg} }
-
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Refusals and upstream failures are
+// answered in the API's error shape, through the API's one writer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(w, r); err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
-			he = &httpError{http.StatusBadGateway, "upstream_failed", "the envelope could not be forwarded"}
+		var e *blog.Error
+		if !errors.As(err, &e) {
+			e = &blog.Error{Code: httpjson.CodeUpstreamFailed, Message: "the envelope could not be forwarded"}
 			slog.WarnContext(r.Context(), "tunnel.forward_failed", slog.String("error", err.Error()))
-		} else if he.status < 500 {
-			slog.InfoContext(r.Context(), "tunnel.refused", slog.String("code", he.code))
+		} else {
+			slog.InfoContext(r.Context(), "tunnel.refused", slog.String("code", e.Code))
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(he.status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": he.code, "message": he.message}})
+		httpjson.Error(w, e)
 	}
 }
 
@@ -127,13 +122,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return refuse(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("envelopes are limited to %d bytes", tooBig.Limit))
+			return refuse(blog.CodeTooLarge, fmt.Sprintf("envelopes are limited to %d bytes", tooBig.Limit))
 		}
-		return refuse(http.StatusBadRequest, "invalid_request", "could not read the envelope")
+		return refuse(blog.CodeInvalid, "could not read the envelope")
 	}
 	env, err := Parse(body)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "invalid_envelope", err.Error())
+		return refuse(httpjson.CodeInvalidEnvelope, err.Error())
 	}
 	if h.endpoint == "" {
 		w.WriteHeader(http.StatusNoContent) // Sentry is off: drop quietly
@@ -141,10 +136,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, project, err := parseDSN(env.Header.DSN)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "invalid_envelope", "the envelope header has no valid dsn")
+		return refuse(httpjson.CodeInvalidEnvelope, "the envelope header has no valid dsn")
 	}
 	if !strings.EqualFold(u.Host, h.host) || project != h.project {
-		return refuse(http.StatusForbidden, "forbidden", "the envelope is for another Sentry project")
+		return refuse(blog.CodeForbidden, "the envelope is for another Sentry project")
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)

@@ -184,6 +184,37 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
+// TestErrorBodies pins what the browser SDK gets back: the API's error
+// shape and headers, for a refusal and for an upstream failure.
+func TestErrorBodies(t *testing.T) {
+	sentry := newFakeSentry(t)
+	h, err := tunnel.New(tunnel.Config{DSN: sentry.dsn("7")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := post(t, h, envelope(sentry.dsn("8")))
+	sentry.Close()
+	failed := post(t, h, envelope(sentry.dsn("7")))
+	for _, tc := range []struct {
+		name   string
+		rec    *httptest.ResponseRecorder
+		status int
+		body   string
+	}{
+		{"other project", forbidden, 403, `{"error":{"code":"forbidden","message":"the envelope is for another Sentry project"}}` + "\n"},
+		{"Sentry unreachable", failed, 502, `{"error":{"code":"upstream_failed","message":"the envelope could not be forwarded"}}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.rec.Code != tc.status || tc.rec.Body.String() != tc.body {
+				t.Errorf("answer = %d %q, want %d %q", tc.rec.Code, tc.rec.Body, tc.status, tc.body)
+			}
+			if ct, cc := tc.rec.Header().Get("Content-Type"), tc.rec.Header().Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+				t.Errorf("Content-Type %q, Cache-Control %q; want application/json, no-store", ct, cc)
+			}
+		})
+	}
+}
+
 func TestBadDSNConfig(t *testing.T) {
 	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc"} {
 		if _, err := tunnel.New(tunnel.Config{DSN: dsn}); err == nil || !strings.Contains(err.Error(), "SENTRY_FRONTEND_DSN") {
