@@ -312,7 +312,8 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		RequestTimeout: cfg.RequestTimeout,
 		Static:         static,
 		LoginLimiter:   loginLimiter,
-		Extra:          map[string]http.Handler{"POST /api/sentry-tunnel": httpapi.RateLimited(tunnelLimiter, tun)},
+		SentryTunnel:   tun,
+		TunnelLimiter:  tunnelLimiter,
 		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
 		}},
@@ -325,6 +326,15 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	a.handler = tel.Middleware(api)
 	return a, nil
 }
+
+// The implementations of the interfaces httpapi declares; their packages
+// cannot pin them themselves without importing httpapi, which imports them.
+var (
+	_ httpapi.Blog    = (*blog.Service)(nil)
+	_ httpapi.Feed    = (*feed.Hub)(nil)
+	_ httpapi.Health  = (*health.Checker)(nil)
+	_ httpapi.Limiter = (*ratelimit.Limiter)(nil)
+)
 
 // wait waits for wg, or until ctx is done.
 func wait(ctx context.Context, wg *sync.WaitGroup) error {
