@@ -268,68 +268,50 @@ func TestErrorString(t *testing.T) {
 	}
 }
 
-func TestParseDSN(t *testing.T) {
+// TestSentryDSN: a DSN is accepted when the Sentry SDK parses it and its
+// project ID is a number; the error names the variable and never repeats
+// the DSN, whose old-style secret key would otherwise reach a log line.
+func TestSentryDSN(t *testing.T) {
 	tests := []struct {
-		dsn         string
-		wantHost    string
-		wantProject string
-		wantErr     bool
+		dsn string
+		ok  bool
 	}{
-		{"https://KEY@o0.ingest.sentry.io/123", "o0.ingest.sentry.io", "123", false},
-		{"http://public@127.0.0.1:9000/1", "127.0.0.1:9000", "1", false},
-		{"https://key:secret@sentry.example.com/42", "sentry.example.com", "42", false},
-		{"https://key@sentry.example.com/prefix/path/7", "sentry.example.com", "7", false},
-		{"https://key@sentry.example.com/7/", "sentry.example.com", "7", false},
-		{"https://key@[::1]:9000/5", "[::1]:9000", "5", false},
-		{"", "", "", true},
-		{"not a url", "", "", true},
-		{"https://o0.ingest.sentry.io/123", "", "", true},       // no public key
-		{"https://:secret@o0.ingest.sentry.io/1", "", "", true}, // empty public key
-		{"ftp://key@host/1", "", "", true},
-		{"key@host/1", "", "", true},
-		{"https://key@/1", "", "", true},
-		{"https://key@host", "", "", true},
-		{"https://key@host/", "", "", true},
-		{"https://key@host/abc", "", "", true},
-		{"https://key@host/-1", "", "", true},
-		{"https://key@host/1.5", "", "", true},
-		{"https://key@host/123abc", "", "", true},
-		{"https://key@host/%zz", "", "", true},
+		{"https://KEY@o0.ingest.sentry.io/123", true},
+		{"http://public@127.0.0.1:9000/1", true},
+		{"https://key:s3cret@sentry.example.com/42", true},
+		{"https://key@sentry.example.com/prefix/path/7", true},
+		{"https://key@[::1]:9000/5", true},
+		{"not a url", false},
+		{"https://o0.ingest.sentry.io/123", false},       // no public key
+		{"https://:s3cret@o0.ingest.sentry.io/1", false}, // empty public key
+		{"ftp://key:s3cret@host/1", false},
+		{"key@host/1", false},
+		{"https://key@/1", false},
+		{"https://key@host", false},
+		{"https://key@host/", false},
+		{"https://key@host/7/", false}, // the SDKs read an empty project ID
+		{"https://key:s3cret@host/abc", false},
+		{"https://key@host/-1", false},
+		{"https://key@host/1.5", false},
+		{"https://key@host/123abc", false},
+		{"https://key@host/%zz", false},
+		{"https://key:s3cret@host:port/1", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.dsn, func(t *testing.T) {
-			host, project, err := config.ParseDSN(tt.dsn)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("ParseDSN(%q) = %q, %q, nil; want an error", tt.dsn, host, project)
+		for _, variable := range []string{"SENTRY_DSN", "SENTRY_FRONTEND_DSN"} {
+			t.Run(variable+"="+tt.dsn, func(t *testing.T) {
+				c, err := config.Load(env(map[string]string{variable: tt.dsn}))
+				if tt.ok {
+					if err != nil {
+						t.Fatalf("Load: %v", err)
+					}
+					if c.SentryFrontendDSN != tt.dsn {
+						t.Errorf("SentryFrontendDSN = %q, want %q", c.SentryFrontendDSN, tt.dsn)
+					}
+					return
 				}
-				if host != "" || project != "" {
-					t.Errorf("ParseDSN(%q) returned %q, %q along with an error", tt.dsn, host, project)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseDSN(%q): %v", tt.dsn, err)
-			}
-			if host != tt.wantHost || project != tt.wantProject {
-				t.Errorf("ParseDSN(%q) = %q, %q; want %q, %q", tt.dsn, host, project, tt.wantHost, tt.wantProject)
-			}
-		})
-	}
-}
-
-// TestParseDSNErrorHidesSecret: the error text is fixed, so a DSN's secret
-// key (old-style DSNs have one) is never repeated in a log line.
-func TestParseDSNErrorHidesSecret(t *testing.T) {
-	for _, dsn := range []string{"https://key:s3cret@host/notanumber", "ftp://key:s3cret@host/1", "https://:s3cret@host/1"} {
-		t.Run(dsn, func(t *testing.T) {
-			_, _, err := config.ParseDSN(dsn)
-			if err == nil {
-				t.Fatalf("ParseDSN(%q): no error", dsn)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("ParseDSN(%q) error %q repeats the secret", dsn, err)
-			}
-		})
+				wantConfigError(t, err, variable, "s3cret")
+			})
+		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/httpjson"
 	"example.com/otelstarter/telemetry"
+	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -50,9 +50,8 @@ type Config struct {
 // Handler is the tunnel endpoint.
 type Handler struct {
 	cfg      Config
-	host     string // of the configured DSN
-	project  string
-	endpoint string // where envelopes go
+	dsn      *sentry.Dsn // the configured project; nil when Sentry is off
+	endpoint string      // where envelopes go
 }
 
 // New returns a Handler; a DSN that does not parse is an error.
@@ -73,27 +72,24 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.DSN == "" {
 		return h, nil
 	}
-	u, project, err := parseDSN(cfg.DSN)
+	// sentry.NewDsn's errors quote the DSN, which may hold an old-style
+	// secret key: say only what is wrong.
+	dsn, err := sentry.NewDsn(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("SENTRY_FRONTEND_DSN: %w", err)
+		return nil, errors.New("SENTRY_FRONTEND_DSN: not a Sentry DSN")
 	}
-	h.host, h.project = u.Host, project
-	base := strings.TrimSuffix(u.Path, "/"+project) // DSNs may carry a path prefix
-	h.endpoint = u.Scheme + "://" + u.Host + base + "/api/" + project + "/envelope/"
+	if _, err := strconv.ParseUint(dsn.GetProjectID(), 10, 64); err != nil {
+		return nil, errors.New("SENTRY_FRONTEND_DSN: the DSN has no numeric project ID")
+	}
+	h.dsn, h.endpoint = dsn, dsn.GetAPIURL().String()
 	return h, nil
 }
 
-func parseDSN(s string) (*url.URL, string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil || u.User.Username() == "" {
-		return nil, "", errors.New("not a Sentry DSN")
-	}
-	p := strings.TrimSuffix(u.Path, "/")
-	project := p[strings.LastIndexByte(p, '/')+1:]
-	if _, err := strconv.ParseUint(project, 10, 64); err != nil {
-		return nil, "", errors.New("the DSN has no numeric project ID")
-	}
-	return u, project, nil
+// sameProject reports whether d names the configured project: same host
+// and port (where the envelope would go) and same project ID.
+func (h *Handler) sameProject(d *sentry.Dsn) bool {
+	return strings.EqualFold(d.GetHost(), h.dsn.GetHost()) && d.GetPort() == h.dsn.GetPort() &&
+		d.GetProjectID() == h.dsn.GetProjectID()
 }
 
 // refuse returns the client error that ServeHTTP answers; its status comes
@@ -134,11 +130,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent) // Sentry is off: drop quietly
 		return nil
 	}
-	u, project, err := parseDSN(env.Header.DSN)
+	dsn, err := sentry.NewDsn(env.Header.DSN)
 	if err != nil {
 		return refuse(httpjson.CodeInvalidEnvelope, "the envelope header has no valid dsn")
 	}
-	if !strings.EqualFold(u.Host, h.host) || project != h.project {
+	if !h.sameProject(dsn) {
 		return refuse(blog.CodeForbidden, "the envelope is for another Sentry project")
 	}
 

@@ -215,8 +215,53 @@ func TestErrorBodies(t *testing.T) {
 	}
 }
 
+// roundTripper answers every request with 200 and records its URL.
+type roundTripper struct{ urls []string }
+
+func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.urls = append(rt.urls, r.URL.String())
+	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: r}, nil
+}
+
+// TestProjectMatching: an envelope's DSN names the configured project when
+// host (in any case), port (the scheme's default written out or not) and
+// project ID agree; the envelope then goes to the configured project's
+// envelope endpoint, path prefix included, whatever else its DSN says.
+func TestProjectMatching(t *testing.T) {
+	rt := &roundTripper{}
+	h, err := tunnel.New(tunnel.Config{DSN: "https://key@sentry.example.com/prefix/1", Client: &http.Client{Transport: rt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dsn    string
+		status int
+	}{
+		{"https://key@sentry.example.com/prefix/1", 200},
+		{"https://key@Sentry.Example.COM:443/prefix/1", 200},
+		{"https://otherkey@sentry.example.com/1", 200}, // the key and path do not pick the destination
+		{"https://key@sentry.example.com:8443/prefix/1", 403},
+		{"https://key@sentry.example.com/prefix/11", 403},
+		{"https://key@sentry.example.com.evil.test/prefix/1", 403},
+	} {
+		t.Run(tc.dsn, func(t *testing.T) {
+			if rec := post(t, h, envelope(tc.dsn)); rec.Code != tc.status {
+				t.Errorf("status = %d, want %d (%s)", rec.Code, tc.status, rec.Body)
+			}
+		})
+	}
+	for _, u := range rt.urls {
+		if u != "https://sentry.example.com/prefix/api/1/envelope/" {
+			t.Errorf("forwarded to %s", u)
+		}
+	}
+	if len(rt.urls) != 3 {
+		t.Errorf("%d envelopes forwarded, want 3", len(rt.urls))
+	}
+}
+
 func TestBadDSNConfig(t *testing.T) {
-	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc"} {
+	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc", "https://k@h/", "https://k@h/1/", "https://k@h:port/1"} {
 		if _, err := tunnel.New(tunnel.Config{DSN: dsn}); err == nil || !strings.Contains(err.Error(), "SENTRY_FRONTEND_DSN") {
 			t.Errorf("New(%q) = %v, want an error naming SENTRY_FRONTEND_DSN", dsn, err)
 		}
