@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"example.com/otelstarter/app/internal/sqlstore"
 	"github.com/getsentry/sentry-go"
 )
 
@@ -84,17 +85,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
-	switch {
-	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		if _, err := url.Parse(c.DatabaseURL); err != nil {
-			return nil, &Error{"DATABASE_URL", "not a valid postgres:// URL"}
+	// The forms of DATABASE_URL are sqlstore's to define; it checks them
+	// here, at start, and again when it opens the database.
+	if err := sqlstore.CheckURL(c.DatabaseURL); err != nil {
+		reason := "want postgres://user:pass@host:5432/db or sqlite:PATH"
+		if ue, ok := errors.AsType[*sqlstore.URLError](err); ok {
+			reason = ue.Reason
 		}
-	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
-		if strings.TrimPrefix(c.DatabaseURL, "sqlite:") == "" {
-			return nil, &Error{"DATABASE_URL", "sqlite: needs a path, as in sqlite:data/blog.db"}
-		}
-	default:
-		return nil, &Error{"DATABASE_URL", "want postgres://user:pass@host:5432/db or sqlite:PATH"}
+		return nil, &Error{"DATABASE_URL", reason}
 	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)

@@ -2,8 +2,11 @@ package config_test
 
 import (
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +206,9 @@ func TestLoadErrors(t *testing.T) {
 		{"DATABASE_URL postgresql bad port", map[string]string{"DATABASE_URL": "postgresql://u:s3cret@db:5x/blog"}, "DATABASE_URL", "s3cret"},
 		{"DATABASE_URL sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL", ""},
 		{"DATABASE_URL sqlite blank path", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL", ""},
+		{"DATABASE_URL sqlite with slashes", map[string]string{"DATABASE_URL": "sqlite://data/blog.db"}, "DATABASE_URL", ""},
+		{"DATABASE_URL sqlite with options", map[string]string{"DATABASE_URL": "sqlite:blog.db?_pragma=foreign_keys(0)"}, "DATABASE_URL", ""},
+		{"DATABASE_URL bad sslmode", map[string]string{"DATABASE_URL": "postgres://u:s3cret@db/blog?sslmode=bogus"}, "DATABASE_URL", "s3cret"},
 
 		{"REDIS_URL wrong scheme", map[string]string{"REDIS_URL": "http://:s3cret@cache:6379/0"}, "REDIS_URL", "s3cret"},
 		{"REDIS_URL no scheme", map[string]string{"REDIS_URL": "cache:6379"}, "REDIS_URL", ""},
@@ -259,6 +265,16 @@ func TestLoadSampleRateNaN(t *testing.T) {
 			"check !(rate >= 0 && rate <= 1) instead")
 	}
 	wantConfigError(t, err, "SENTRY_TRACES_SAMPLE_RATE", "")
+}
+
+// TestLoadHasNoSideEffects: checking a SQLite DATABASE_URL does not create
+// its directory; opening the database does.
+func TestLoadHasNoSideEffects(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	mustLoad(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "blog.db")})
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load created %s (stat: %v)", dir, err)
+	}
 }
 
 func TestErrorString(t *testing.T) {
