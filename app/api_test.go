@@ -181,19 +181,6 @@ func TestPosts(t *testing.T) {
 	})
 }
 
-func TestRoutingErrorsAreJSON(t *testing.T) {
-	a := newTestApp(t, nil)
-	r := a.do(t, "PATCH", "/api/posts/1", nil, "")
-	wantStatus(t, r, 405, "method_not_allowed")
-	if allow := r.Header.Values("Allow"); len(allow) != 3 {
-		t.Fatalf("Allow = %v, want GET, PUT, DELETE", allow)
-	}
-	wantStatus(t, a.do(t, "GET", "/api/nope", nil, ""), 404, "not_found")
-	wantStatus(t, a.do(t, "GET", "/nope", nil, ""), 404, "not_found")
-	wantStatus(t, a.do(t, "GET", "/metrics", nil, ""), 404, "not_found")
-	wantStatus(t, a.do(t, "DELETE", "/api/users", nil, ""), 405, "method_not_allowed")
-}
-
 func TestRequestIDOnEveryResponse(t *testing.T) {
 	a := newTestApp(t, nil)
 	for _, p := range []string{"/api/posts", "/api/posts/1", "/livez", "/readyz", "/api/health", "/api/nope", "/api/config"} {

@@ -265,10 +265,10 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	}
 
 	hub := feed.New(bus)
-	checker, err := health.New(health.DefaultTimeout,
-		health.Check{Name: "database", Critical: true, Func: store.Ping},
-		health.Check{Name: "redis", Func: ping},
-	)
+	checker, err := health.New(health.Config{Checks: []health.Check{
+		{Name: "database", Critical: true, Func: store.Ping},
+		{Name: "redis", Func: ping},
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -291,9 +291,9 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 
 	var loginLimiter httpapi.Limiter
 	if cfg.RateLimitLogin > 0 {
-		loginLimiter = ratelimit.New("login", cfg.RateLimitLogin, time.Minute, rdbc)
+		loginLimiter = ratelimit.New(ratelimit.Config{Name: "login", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
 	}
-	tunnelLimiter := ratelimit.New("tunnel", cfg.RateLimitTunnel, time.Minute, rdbc)
+	tunnelLimiter := ratelimit.New(ratelimit.Config{Name: "tunnel", Limit: cfg.RateLimitTunnel, Window: time.Minute, Redis: rdbc})
 
 	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
 	if err != nil {
@@ -308,7 +308,8 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		RequestTimeout: cfg.RequestTimeout,
 		Static:         static,
 		LoginLimiter:   loginLimiter,
-		Extra:          map[string]http.Handler{"POST /api/sentry-tunnel": httpapi.RateLimited(tunnelLimiter, tun)},
+		SentryTunnel:   tun,
+		TunnelLimiter:  tunnelLimiter,
 		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
 		}},
@@ -321,6 +322,15 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	a.handler = tel.Middleware(api)
 	return a, nil
 }
+
+// The implementations of the interfaces httpapi declares; their packages
+// cannot pin them themselves without importing httpapi, which imports them.
+var (
+	_ httpapi.Blog    = (*blog.Service)(nil)
+	_ httpapi.Feed    = (*feed.Hub)(nil)
+	_ httpapi.Health  = (*health.Checker)(nil)
+	_ httpapi.Limiter = (*ratelimit.Limiter)(nil)
+)
 
 // wait waits for wg, or until ctx is done.
 func wait(ctx context.Context, wg *sync.WaitGroup) error {

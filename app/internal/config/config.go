@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"example.com/otelstarter/app/internal/sqlstore"
+	"github.com/getsentry/sentry-go"
 )
 
 // Config is everything the service reads from the environment.
@@ -81,17 +85,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
-	switch {
-	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		if _, err := url.Parse(c.DatabaseURL); err != nil {
-			return nil, &Error{"DATABASE_URL", "not a valid postgres:// URL"}
+	// The forms of DATABASE_URL are sqlstore's to define; it checks them
+	// here, at start, and again when it opens the database.
+	if err := sqlstore.CheckURL(c.DatabaseURL); err != nil {
+		reason := "want postgres://user:pass@host:5432/db or sqlite:PATH"
+		if ue, ok := errors.AsType[*sqlstore.URLError](err); ok {
+			reason = ue.Reason
 		}
-	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
-		if strings.TrimPrefix(c.DatabaseURL, "sqlite:") == "" {
-			return nil, &Error{"DATABASE_URL", "sqlite: needs a path, as in sqlite:data/blog.db"}
-		}
-	default:
-		return nil, &Error{"DATABASE_URL", "want postgres://user:pass@host:5432/db or sqlite:PATH"}
+		return nil, &Error{"DATABASE_URL", reason}
 	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
@@ -103,7 +104,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		if d.val == "" {
 			continue
 		}
-		if _, _, err := ParseDSN(d.val); err != nil {
+		if err := checkDSN(d.val); err != nil {
 			return nil, &Error{d.key, err.Error()}
 		}
 	}
@@ -162,19 +163,17 @@ func parseDuration(s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// ParseDSN splits a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID) into
-// its host and project ID.
-func ParseDSN(dsn string) (host, projectID string, err error) {
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil || u.User.Username() == "" {
-		return "", "", fmt.Errorf("want a Sentry DSN such as https://KEY@o0.ingest.sentry.io/123")
+// checkDSN checks a Sentry DSN with the SDK's own parser, plus the numeric
+// project ID that Sentry's projects have and the parser does not insist on.
+// The errors are fixed texts: sentry.NewDsn's quote the DSN, which may hold
+// an old-style secret key.
+func checkDSN(dsn string) error {
+	d, err := sentry.NewDsn(dsn)
+	if err != nil {
+		return errors.New("want a Sentry DSN such as https://KEY@o0.ingest.sentry.io/123")
 	}
-	p := strings.Trim(u.Path, "/")
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		p = p[i+1:]
+	if _, err := strconv.ParseUint(d.GetProjectID(), 10, 64); err != nil {
+		return errors.New("the DSN's path must end in a numeric project ID")
 	}
-	if _, err := strconv.ParseUint(p, 10, 64); err != nil {
-		return "", "", fmt.Errorf("the DSN's path must end in a numeric project ID")
-	}
-	return u.Host, p, nil
+	return nil
 }

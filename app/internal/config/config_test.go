@@ -2,8 +2,11 @@ package config_test
 
 import (
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +206,9 @@ func TestLoadErrors(t *testing.T) {
 		{"DATABASE_URL postgresql bad port", map[string]string{"DATABASE_URL": "postgresql://u:s3cret@db:5x/blog"}, "DATABASE_URL", "s3cret"},
 		{"DATABASE_URL sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL", ""},
 		{"DATABASE_URL sqlite blank path", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL", ""},
+		{"DATABASE_URL sqlite with slashes", map[string]string{"DATABASE_URL": "sqlite://data/blog.db"}, "DATABASE_URL", ""},
+		{"DATABASE_URL sqlite with options", map[string]string{"DATABASE_URL": "sqlite:blog.db?_pragma=foreign_keys(0)"}, "DATABASE_URL", ""},
+		{"DATABASE_URL bad sslmode", map[string]string{"DATABASE_URL": "postgres://u:s3cret@db/blog?sslmode=bogus"}, "DATABASE_URL", "s3cret"},
 
 		{"REDIS_URL wrong scheme", map[string]string{"REDIS_URL": "http://:s3cret@cache:6379/0"}, "REDIS_URL", "s3cret"},
 		{"REDIS_URL no scheme", map[string]string{"REDIS_URL": "cache:6379"}, "REDIS_URL", ""},
@@ -261,6 +267,16 @@ func TestLoadSampleRateNaN(t *testing.T) {
 	wantConfigError(t, err, "SENTRY_TRACES_SAMPLE_RATE", "")
 }
 
+// TestLoadHasNoSideEffects: checking a SQLite DATABASE_URL does not create
+// its directory; opening the database does.
+func TestLoadHasNoSideEffects(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	mustLoad(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "blog.db")})
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load created %s (stat: %v)", dir, err)
+	}
+}
+
 func TestErrorString(t *testing.T) {
 	err := &config.Error{Var: "X", Reason: "why"}
 	if got, want := err.Error(), "config: X: why"; got != want {
@@ -268,68 +284,50 @@ func TestErrorString(t *testing.T) {
 	}
 }
 
-func TestParseDSN(t *testing.T) {
+// TestSentryDSN: a DSN is accepted when the Sentry SDK parses it and its
+// project ID is a number; the error names the variable and never repeats
+// the DSN, whose old-style secret key would otherwise reach a log line.
+func TestSentryDSN(t *testing.T) {
 	tests := []struct {
-		dsn         string
-		wantHost    string
-		wantProject string
-		wantErr     bool
+		dsn string
+		ok  bool
 	}{
-		{"https://KEY@o0.ingest.sentry.io/123", "o0.ingest.sentry.io", "123", false},
-		{"http://public@127.0.0.1:9000/1", "127.0.0.1:9000", "1", false},
-		{"https://key:secret@sentry.example.com/42", "sentry.example.com", "42", false},
-		{"https://key@sentry.example.com/prefix/path/7", "sentry.example.com", "7", false},
-		{"https://key@sentry.example.com/7/", "sentry.example.com", "7", false},
-		{"https://key@[::1]:9000/5", "[::1]:9000", "5", false},
-		{"", "", "", true},
-		{"not a url", "", "", true},
-		{"https://o0.ingest.sentry.io/123", "", "", true},       // no public key
-		{"https://:secret@o0.ingest.sentry.io/1", "", "", true}, // empty public key
-		{"ftp://key@host/1", "", "", true},
-		{"key@host/1", "", "", true},
-		{"https://key@/1", "", "", true},
-		{"https://key@host", "", "", true},
-		{"https://key@host/", "", "", true},
-		{"https://key@host/abc", "", "", true},
-		{"https://key@host/-1", "", "", true},
-		{"https://key@host/1.5", "", "", true},
-		{"https://key@host/123abc", "", "", true},
-		{"https://key@host/%zz", "", "", true},
+		{"https://KEY@o0.ingest.sentry.io/123", true},
+		{"http://public@127.0.0.1:9000/1", true},
+		{"https://key:s3cret@sentry.example.com/42", true},
+		{"https://key@sentry.example.com/prefix/path/7", true},
+		{"https://key@[::1]:9000/5", true},
+		{"not a url", false},
+		{"https://o0.ingest.sentry.io/123", false},       // no public key
+		{"https://:s3cret@o0.ingest.sentry.io/1", false}, // empty public key
+		{"ftp://key:s3cret@host/1", false},
+		{"key@host/1", false},
+		{"https://key@/1", false},
+		{"https://key@host", false},
+		{"https://key@host/", false},
+		{"https://key@host/7/", false}, // the SDKs read an empty project ID
+		{"https://key:s3cret@host/abc", false},
+		{"https://key@host/-1", false},
+		{"https://key@host/1.5", false},
+		{"https://key@host/123abc", false},
+		{"https://key@host/%zz", false},
+		{"https://key:s3cret@host:port/1", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.dsn, func(t *testing.T) {
-			host, project, err := config.ParseDSN(tt.dsn)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("ParseDSN(%q) = %q, %q, nil; want an error", tt.dsn, host, project)
+		for _, variable := range []string{"SENTRY_DSN", "SENTRY_FRONTEND_DSN"} {
+			t.Run(variable+"="+tt.dsn, func(t *testing.T) {
+				c, err := config.Load(env(map[string]string{variable: tt.dsn}))
+				if tt.ok {
+					if err != nil {
+						t.Fatalf("Load: %v", err)
+					}
+					if c.SentryFrontendDSN != tt.dsn {
+						t.Errorf("SentryFrontendDSN = %q, want %q", c.SentryFrontendDSN, tt.dsn)
+					}
+					return
 				}
-				if host != "" || project != "" {
-					t.Errorf("ParseDSN(%q) returned %q, %q along with an error", tt.dsn, host, project)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseDSN(%q): %v", tt.dsn, err)
-			}
-			if host != tt.wantHost || project != tt.wantProject {
-				t.Errorf("ParseDSN(%q) = %q, %q; want %q, %q", tt.dsn, host, project, tt.wantHost, tt.wantProject)
-			}
-		})
-	}
-}
-
-// TestParseDSNErrorHidesSecret: the error text is fixed, so a DSN's secret
-// key (old-style DSNs have one) is never repeated in a log line.
-func TestParseDSNErrorHidesSecret(t *testing.T) {
-	for _, dsn := range []string{"https://key:s3cret@host/notanumber", "ftp://key:s3cret@host/1", "https://:s3cret@host/1"} {
-		t.Run(dsn, func(t *testing.T) {
-			_, _, err := config.ParseDSN(dsn)
-			if err == nil {
-				t.Fatalf("ParseDSN(%q): no error", dsn)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("ParseDSN(%q) error %q repeats the secret", dsn, err)
-			}
-		})
+				wantConfigError(t, err, variable, "s3cret")
+			})
+		}
 	}
 }

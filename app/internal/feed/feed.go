@@ -12,13 +12,26 @@ import (
 	"sync"
 
 	"example.com/otelstarter/app/internal/blog"
-	"example.com/otelstarter/app/internal/redisstore"
 )
 
-// Bus is the cross-instance transport (Redis pub/sub).
+// Message is what instances publish to each other: a new post and the
+// instance it came from, so that an instance skips its own posts (it has
+// delivered them locally already). Its JSON form is the wire format between
+// instances; changing it needs every instance upgraded at once.
+type Message struct {
+	Origin string    `json:"origin"`
+	Post   blog.Post `json:"post"`
+}
+
+// Bus is the cross-instance transport the hub needs, declared here so that
+// the adapter (redisstore, on Redis pub/sub) depends on the feed and not the
+// reverse.
 type Bus interface {
-	Publish(ctx context.Context, m redisstore.Message) error
-	Subscribe(ctx context.Context, fn func(redisstore.Message))
+	// Publish sends m to every subscribed instance, this one included.
+	Publish(ctx context.Context, m Message) error
+	// Subscribe calls fn for every message published until ctx is done,
+	// reconnecting by itself after a failure.
+	Subscribe(ctx context.Context, fn func(Message))
 }
 
 // SubscriberBuffer is how many posts a slow client may lag behind before
@@ -96,7 +109,7 @@ func (h *Hub) PublishPost(ctx context.Context, p blog.Post) {
 	if h.bus == nil {
 		return
 	}
-	if err := h.bus.Publish(ctx, redisstore.Message{Origin: h.origin, Post: p}); err != nil {
+	if err := h.bus.Publish(ctx, Message{Origin: h.origin, Post: p}); err != nil {
 		slog.WarnContext(ctx, "feed.publish_failed", slog.Int64("post_id", p.ID), slog.String("error", err.Error()))
 	}
 }
@@ -107,7 +120,7 @@ func (h *Hub) Run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	h.bus.Subscribe(ctx, func(m redisstore.Message) {
+	h.bus.Subscribe(ctx, func(m Message) {
 		if m.Origin != h.origin {
 			h.deliver(m.Post)
 		}

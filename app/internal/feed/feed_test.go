@@ -10,16 +10,15 @@ import (
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/feed"
-	"example.com/otelstarter/app/internal/redisstore"
 )
 
 // fakeBus records what the hub publishes and lets the test inject messages
 // as if another instance had published them.
 type fakeBus struct {
 	mu        sync.Mutex
-	published []redisstore.Message
+	published []feed.Message
 	err       error // returned by Publish
-	fn        func(redisstore.Message)
+	fn        func(feed.Message)
 	ready     chan struct{} // closed once Subscribe is called
 }
 
@@ -27,14 +26,14 @@ var _ feed.Bus = (*fakeBus)(nil)
 
 func newFakeBus() *fakeBus { return &fakeBus{ready: make(chan struct{})} }
 
-func (b *fakeBus) Publish(_ context.Context, m redisstore.Message) error {
+func (b *fakeBus) Publish(_ context.Context, m feed.Message) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.published = append(b.published, m)
 	return b.err
 }
 
-func (b *fakeBus) Subscribe(ctx context.Context, fn func(redisstore.Message)) {
+func (b *fakeBus) Subscribe(ctx context.Context, fn func(feed.Message)) {
 	b.mu.Lock()
 	b.fn = fn
 	b.mu.Unlock()
@@ -43,7 +42,7 @@ func (b *fakeBus) Subscribe(ctx context.Context, fn func(redisstore.Message)) {
 }
 
 // deliver hands m to the subscribed hub, as Redis would.
-func (b *fakeBus) deliver(tb testing.TB, m redisstore.Message) {
+func (b *fakeBus) deliver(tb testing.TB, m feed.Message) {
 	tb.Helper()
 	select {
 	case <-b.ready:
@@ -56,10 +55,10 @@ func (b *fakeBus) deliver(tb testing.TB, m redisstore.Message) {
 	fn(m)
 }
 
-func (b *fakeBus) messages() []redisstore.Message {
+func (b *fakeBus) messages() []feed.Message {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]redisstore.Message(nil), b.published...)
+	return append([]feed.Message(nil), b.published...)
 }
 
 // subscribe returns a new subscription, failing tb if the hub refuses it.
@@ -284,13 +283,13 @@ func TestRunRelaysOtherOrigins(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		msg     redisstore.Message
+		msg     feed.Message
 		deliver bool
 	}{
 		{"own echo is ignored", own, false},
-		{"another instance's post is delivered", redisstore.Message{Origin: "other-instance", Post: post(2)}, true},
-		{"empty origin counts as another instance", redisstore.Message{Post: post(3)}, true},
-		{"own origin with a new post is ignored", redisstore.Message{Origin: own.Origin, Post: post(4)}, false},
+		{"another instance's post is delivered", feed.Message{Origin: "other-instance", Post: post(2)}, true},
+		{"empty origin counts as another instance", feed.Message{Post: post(3)}, true},
+		{"own origin with a new post is ignored", feed.Message{Origin: own.Origin, Post: post(4)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,12 +370,12 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	// Subscribe has run once deliver returns here; relay from another
 	// goroutine while the rest is going on.
-	bus.deliver(t, redisstore.Message{Origin: "elsewhere", Post: post(998)})
+	bus.deliver(t, feed.Message{Origin: "elsewhere", Post: post(998)})
 	wg.Go(func() {
 		bus.mu.Lock()
 		fn := bus.fn
 		bus.mu.Unlock()
-		fn(redisstore.Message{Origin: "elsewhere", Post: post(999)})
+		fn(feed.Message{Origin: "elsewhere", Post: post(999)})
 	})
 	wg.Wait()
 	h.Close()

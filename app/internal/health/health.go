@@ -52,13 +52,21 @@ type Checker struct {
 	reg     metric.Registration
 }
 
+// Config configures a Checker.
+type Config struct {
+	// Timeout bounds each check; ≤ 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Checks are run in this order; their names must differ.
+	Checks []Check
+}
+
 // New returns a Checker and registers its gauge with the global meter
-// provider. timeout ≤ 0 means DefaultTimeout.
-func New(timeout time.Duration, checks ...Check) (*Checker, error) {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+// provider.
+func New(cfg Config) (*Checker, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
-	c := &Checker{checks: checks, timeout: timeout}
+	c := &Checker{checks: cfg.Checks, timeout: cfg.Timeout}
 	meter := otel.Meter(scope)
 	g, err := meter.Int64ObservableGauge("health_check_status",
 		metric.WithDescription("Result of the last health check of each dependency: 1 ok, 0 failing."))

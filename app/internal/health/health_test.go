@@ -45,7 +45,7 @@ func hang(ctx context.Context) error {
 // newChecker returns a Checker closed at the end of the test.
 func newChecker(tb testing.TB, timeout time.Duration, checks ...health.Check) *health.Checker {
 	tb.Helper()
-	c, err := health.New(timeout, checks...)
+	c, err := health.New(health.Config{Timeout: timeout, Checks: checks})
 	if err != nil {
 		tb.Fatalf("health.New: %v", err)
 	}

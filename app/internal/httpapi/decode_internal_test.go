@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/httpjson"
 )
 
 func TestHasLoneSurrogate(t *testing.T) {
@@ -42,7 +43,7 @@ func FuzzDecodePostInput(f *testing.F) {
 		var in blog.PostInput
 		err := decode(w, r, &in)
 		if err != nil {
-			if code := blog.ErrorCode(err); statusOf(code) >= 500 {
+			if code := blog.ErrorCode(err); httpjson.Status(code) >= 500 {
 				t.Fatalf("decode(%q) = %v: a server error for client input", body, err)
 			}
 			return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/httpjson"
 )
 
 // Limiter is what the API needs of a rate limiter (ratelimit.Limiter).
@@ -47,6 +48,6 @@ func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, errorBody{&blog.Error{Code: blog.CodeRateLimited,
-		Message: "too many requests; retry in " + strconv.Itoa(secs) + "s"}})
+	httpjson.Error(w, &blog.Error{Code: blog.CodeRateLimited,
+		Message: "too many requests; retry in " + strconv.Itoa(secs) + "s"})
 }

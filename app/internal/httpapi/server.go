@@ -1,6 +1,7 @@
 // Package httpapi is the HTTP transport of the blog: JSON handlers for
-// users, sessions and posts, the WebSocket feed, health probes, and the one
-// place where errors become status codes.
+// users, sessions and posts, the WebSocket feed, health probes, the Sentry
+// tunnel's route, and the one place where a handler's error is logged,
+// reported and answered (through httpjson, which maps codes to statuses).
 package httpapi
 
 import (
@@ -11,17 +12,17 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
-	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/app/internal/httpjson"
 )
 
 const scope = "example.com/otelstarter/app/internal/httpapi"
 
 // Config holds the Server's dependencies.
 type Config struct {
-	Service *blog.Service
-	Feed    *feed.Hub
-	Health  *health.Checker
+	Service Blog
+	Feed    Feed
+	Health  Health
 	// ReportError sends an unexpected error to error tracking (Sentry),
 	// linked to the trace of ctx. Optional.
 	ReportError func(ctx context.Context, err error)
@@ -34,9 +35,11 @@ type Config struct {
 	// LoginLimiter bounds login attempts per client address and per email.
 	// Optional.
 	LoginLimiter Limiter
-	// Extra routes (pattern → handler) added to the mux, such as the Sentry
-	// tunnel.
-	Extra map[string]http.Handler
+	// SentryTunnel serves POST /api/sentry-tunnel (tunnel.Handler), the
+	// browser's Sentry envelopes; nil leaves the route out.
+	SentryTunnel http.Handler
+	// TunnelLimiter bounds envelopes per client address. Optional.
+	TunnelLimiter Limiter
 }
 
 // FrontendConfig is the runtime configuration the browser app fetches, so
@@ -87,8 +90,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/health", s.health)
 	m.HandleFunc("GET /livez", s.livez)
 	m.HandleFunc("GET /readyz", s.readyz)
-	for pattern, h := range s.cfg.Extra {
-		m.Handle(pattern, h)
+	if s.cfg.SentryTunnel != nil {
+		m.Handle("POST /api/sentry-tunnel", RateLimited(s.cfg.TunnelLimiter, s.cfg.SentryTunnel))
 	}
 	m.HandleFunc("/api/", s.notFound)
 	// One pattern for the rest: "GET /" next to "/api/" would be a conflict
@@ -263,7 +266,6 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) frontendConfig(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, s.cfg.Frontend)
 }
 
@@ -310,11 +312,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		for _, m := range allow {
 			w.Header().Add("Allow", m)
 		}
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{&blog.Error{Code: codeMethodNotAllowed,
-			Message: "method " + safeMethod(r.Method) + " is not allowed here"}})
+		httpjson.Error(w, &blog.Error{Code: httpjson.CodeMethodNotAllowed,
+			Message: "method " + safeMethod(r.Method) + " is not allowed here"})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{notFoundError})
+	httpjson.Error(w, notFoundError)
 }
 
 var notFoundError = &blog.Error{Code: blog.CodeNotFound, Message: "no such resource"}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"example.com/otelstarter/app/internal/httpjson"
 )
 
 // Static serves a built single-page app from fsys: files as they are, with
@@ -36,7 +38,7 @@ func Static(fsys fs.FS) (http.Handler, error) {
 			return
 		}
 		if path.Ext(name) != "" {
-			writeJSON(w, http.StatusNotFound, errorBody{notFoundError})
+			httpjson.Error(w, notFoundError)
 			return
 		}
 		serveIndex(w, index)

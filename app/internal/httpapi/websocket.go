@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/httpjson"
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -45,7 +46,7 @@ type feedMessage struct {
 func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	sub := s.cfg.Feed.Subscribe()
 	if sub == nil {
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{&blog.Error{Code: blog.CodeUnavailable, Message: "the server is shutting down"}})
+		httpjson.Error(w, &blog.Error{Code: blog.CodeUnavailable, Message: "the server is shutting down"})
 		return
 	}
 	defer sub.Close()

@@ -33,10 +33,29 @@ type window struct {
 	count int
 }
 
-// New returns a limiter that allows limit events per window for each key.
-// limit ≤ 0 allows everything. rdb may be nil.
-func New(name string, limit int, per time.Duration, rdb redis.UniversalClient) *Limiter {
-	return &Limiter{name: name, limit: limit, window: per, rdb: rdb, now: time.Now, windows: map[string]*window{}}
+// DefaultWindow is the window of a Config that sets none.
+const DefaultWindow = time.Minute
+
+// Config configures a Limiter.
+type Config struct {
+	// Name tells limiters apart in Redis keys and log lines ("login").
+	Name string
+	// Limit is how many events one key may have per window; ≤ 0 allows
+	// everything.
+	Limit int
+	// Window is the length of one counting window; ≤ 0 means DefaultWindow.
+	Window time.Duration
+	// Redis shares the counts between instances; nil counts in process only.
+	Redis redis.UniversalClient
+}
+
+// New returns a limiter that allows cfg.Limit events per cfg.Window for
+// each key.
+func New(cfg Config) *Limiter {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	return &Limiter{name: cfg.Name, limit: cfg.Limit, window: cfg.Window, rdb: cfg.Redis, now: time.Now, windows: map[string]*window{}}
 }
 
 // Allow counts one event for key and reports whether it is within the limit

@@ -13,7 +13,7 @@ import (
 )
 
 func TestLocalWindow(t *testing.T) {
-	l := ratelimit.New("t", 3, time.Minute, nil)
+	l := ratelimit.New(ratelimit.Config{Name: "t", Limit: 3, Window: time.Minute})
 	ctx := context.Background()
 	for i := range 3 {
 		if ok, _ := l.Allow(ctx, "a"); !ok {
@@ -30,7 +30,7 @@ func TestLocalWindow(t *testing.T) {
 }
 
 func TestLocalWindowEnds(t *testing.T) {
-	l := ratelimit.New("t", 1, 50*time.Millisecond, nil)
+	l := ratelimit.New(ratelimit.Config{Name: "t", Limit: 1, Window: 50 * time.Millisecond})
 	ctx := context.Background()
 	l.Allow(ctx, "k")
 	if ok, _ := l.Allow(ctx, "k"); ok {
@@ -43,11 +43,22 @@ func TestLocalWindowEnds(t *testing.T) {
 }
 
 func TestZeroLimitAllowsAll(t *testing.T) {
-	l := ratelimit.New("t", 0, time.Minute, nil)
+	l := ratelimit.New(ratelimit.Config{Name: "t", Limit: 0, Window: time.Minute})
 	for range 100 {
 		if ok, _ := l.Allow(context.Background(), "k"); !ok {
 			t.Fatal("limit 0 refused an event")
 		}
+	}
+}
+
+// TestDefaultWindow: a Config without a window counts per DefaultWindow.
+func TestDefaultWindow(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{Name: "t", Limit: 1})
+	ctx := context.Background()
+	l.Allow(ctx, "k")
+	ok, wait := l.Allow(ctx, "k")
+	if ok || wait <= ratelimit.DefaultWindow-5*time.Second || wait > ratelimit.DefaultWindow {
+		t.Fatalf("second event = %v, wait %v; want refused for about %v", ok, wait, ratelimit.DefaultWindow)
 	}
 }
 
@@ -68,8 +79,8 @@ func redisClient(tb testing.TB) *redis.Client {
 
 func TestRedisIsSharedBetweenInstances(t *testing.T) {
 	rdb := redisClient(t)
-	a := ratelimit.New("login", 2, time.Minute, rdb)
-	b := ratelimit.New("login", 2, time.Minute, rdb)
+	a := ratelimit.New(ratelimit.Config{Name: "login", Limit: 2, Window: time.Minute, Redis: rdb})
+	b := ratelimit.New(ratelimit.Config{Name: "login", Limit: 2, Window: time.Minute, Redis: rdb})
 	ctx := context.Background()
 	key := fmt.Sprintf("203.0.113.%d", time.Now().UnixNano()%200)
 	a.Allow(ctx, key)
@@ -93,7 +104,7 @@ func TestRedisIsSharedBetweenInstances(t *testing.T) {
 func TestRedisDownFallsBackToLocal(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.FreeAddr(t), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
-	l := ratelimit.New("t", 1, time.Minute, rdb)
+	l := ratelimit.New(ratelimit.Config{Name: "t", Limit: 1, Window: time.Minute, Redis: rdb})
 	if ok, _ := l.Allow(context.Background(), "k"); !ok {
 		t.Fatal("first event refused with Redis down")
 	}

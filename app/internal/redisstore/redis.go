@@ -1,5 +1,5 @@
 // Package redisstore adapts Redis to the blog: a read-through cache of single
-// posts and pub/sub fan-out of new posts between instances. Every call is
+// posts and pub/sub fan-out of new posts between instances ([feed.Bus]). Every call is
 // traced and measured by redisotel. Callers treat its errors as soft: Redis
 // being down degrades the service, never breaks a read.
 package redisstore
@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/feed"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Keys and channel names, prefixed so the kit can share a Redis.
@@ -30,12 +28,9 @@ const (
 	PostTTL = 5 * time.Minute
 )
 
-func init() {
-	// go-redis logs reconnect attempts through its own logger to stderr;
-	// send them through slog so they are JSON, correlated and redacted.
-	redis.SetLogger(slogLogger{})
-}
-
+// slogLogger sends go-redis's own log lines (reconnect attempts, which it
+// otherwise prints to stderr) through slog, so they are JSON, correlated and
+// redacted like every other line.
 type slogLogger struct{}
 
 func (slogLogger) Printf(ctx context.Context, format string, v ...any) {
@@ -49,30 +44,18 @@ type Client struct {
 
 var (
 	_ blog.PostCache = (*Client)(nil)
+	_ feed.Bus       = (*Client)(nil)
 )
-
-// Option configures Open.
-type Option func(*options)
-
-type options struct {
-	tp trace.TracerProvider
-	mp metric.MeterProvider
-}
-
-// WithTracerProvider sets the tracer provider (default: the global one).
-func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tp = tp } }
-
-// WithMeterProvider sets the meter provider (default: the global one).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.mp = mp } }
 
 // Open connects to the Redis at rawURL (redis://host:port/db). Timeouts are
 // short because every use has a fallback. It does not fail when Redis is
 // down: the client reconnects by itself; use Ping to check.
+//
+// go-redis has one process-wide logger; Open points it at slog, so that the
+// side effect happens when a program uses Redis, not when it merely links
+// this package.
 func Open(rawURL string, opts ...Option) (*Client, error) {
-	o := options{tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider()}
-	for _, f := range opts {
-		f(&o)
-	}
+	cfg := newConfig(opts)
 	ro, err := redis.ParseURL(rawURL)
 	if err != nil {
 		// The URL may hold a password: do not repeat it.
@@ -84,9 +67,10 @@ func Open(rawURL string, opts ...Option) (*Client, error) {
 	ro.PoolTimeout = time.Second
 	ro.MaxRetries = 1
 	ro.ContextTimeoutEnabled = true
+	redis.SetLogger(slogLogger{}) // atomic, and the same logger every time
 	rdb := redis.NewClient(ro)
 	if err := redisotel.InstrumentTracing(rdb,
-		redisotel.WithTracerProvider(o.tp),
+		redisotel.WithTracerProvider(cfg.tracerProvider),
 		redisotel.WithDBStatement(false), // values are post contents
 		redisotel.WithCallerEnabled(false),
 		redisotel.WithDialFilter(true),
@@ -94,7 +78,7 @@ func Open(rawURL string, opts ...Option) (*Client, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("redis tracing: %w", err)
 	}
-	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(o.mp)); err != nil {
+	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(cfg.meterProvider)); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis metrics: %w", err)
 	}
@@ -145,14 +129,8 @@ func (c *Client) DeletePost(ctx context.Context, id int64) error {
 	return c.rdb.Del(ctx, postKey(id)).Err()
 }
 
-// Message is what instances publish to each other.
-type Message struct {
-	Origin string    `json:"origin"`
-	Post   blog.Post `json:"post"`
-}
-
 // Publish sends m to every subscribed instance.
-func (c *Client) Publish(ctx context.Context, m Message) error {
+func (c *Client) Publish(ctx context.Context, m feed.Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -162,7 +140,7 @@ func (c *Client) Publish(ctx context.Context, m Message) error {
 
 // Subscribe calls fn for every message published until ctx is done. The
 // subscription reconnects by itself after Redis comes back.
-func (c *Client) Subscribe(ctx context.Context, fn func(Message)) {
+func (c *Client) Subscribe(ctx context.Context, fn func(feed.Message)) {
 	ps := c.rdb.Subscribe(ctx, postsChannel)
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
@@ -174,7 +152,7 @@ func (c *Client) Subscribe(ctx context.Context, fn func(Message)) {
 			if !ok {
 				return
 			}
-			var m Message
+			var m feed.Message
 			if err := json.Unmarshal([]byte(msg.Payload), &m); err != nil {
 				slog.WarnContext(ctx, "feed.bad_message", slog.String("error", err.Error()))
 				continue

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/internal/testenv"
 )
@@ -223,12 +224,12 @@ func TestPublishSubscribe(t *testing.T) {
 
 	// The channel is shared with other packages' tests: recognise ours by origin.
 	origin := "redisstore-test-" + randomString(t)
-	got := make(chan redisstore.Message, 16)
+	got := make(chan feed.Message, 16)
 	subCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sub.Subscribe(subCtx, func(m redisstore.Message) {
+		sub.Subscribe(subCtx, func(m feed.Message) {
 			if m.Origin == origin {
 				got <- m
 			}
@@ -236,14 +237,14 @@ func TestPublishSubscribe(t *testing.T) {
 	}()
 
 	want := samplePost(77)
-	var m redisstore.Message
+	var m feed.Message
 	// SUBSCRIBE and PUBLISH travel on different connections: publish until
 	// the subscriber is listening.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 wait:
 	for {
-		if err := pub.Publish(ctx, redisstore.Message{Origin: origin, Post: want}); err != nil {
+		if err := pub.Publish(ctx, feed.Message{Origin: origin, Post: want}); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
 		select {
@@ -306,7 +307,7 @@ func TestUnreachable(t *testing.T) {
 		{"GetPost", func(ctx context.Context) error { _, _, err := c.GetPost(ctx, 1); return err }},
 		{"SetPost", func(ctx context.Context) error { return c.SetPost(ctx, samplePost(1)) }},
 		{"DeletePost", func(ctx context.Context) error { return c.DeletePost(ctx, 1) }},
-		{"Publish", func(ctx context.Context) error { return c.Publish(ctx, redisstore.Message{Post: samplePost(1)}) }},
+		{"Publish", func(ctx context.Context) error { return c.Publish(ctx, feed.Message{Post: samplePost(1)}) }},
 		{"Ping", c.Ping},
 	}
 	for _, tt := range tests {
@@ -331,7 +332,7 @@ func TestUnreachable(t *testing.T) {
 		defer cancel()
 		done := make(chan struct{})
 		go func() {
-			c.Subscribe(ctx, func(redisstore.Message) {})
+			c.Subscribe(ctx, func(feed.Message) {})
 			close(done)
 		}()
 		select {
@@ -363,7 +364,7 @@ func TestTelemetry(t *testing.T) {
 	if _, found, err := c.GetPost(ctx, 31); err != nil || !found {
 		t.Fatalf("GetPost = %v, %v", found, err)
 	}
-	if err := c.Publish(ctx, redisstore.Message{Origin: "telemetry-test", Post: p}); err != nil {
+	if err := c.Publish(ctx, feed.Message{Origin: "telemetry-test", Post: p}); err != nil {
 		t.Fatal(err)
 	}
 

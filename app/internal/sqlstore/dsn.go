@@ -15,15 +15,40 @@ import (
 // person reading it knows what to write instead.
 const acceptedForms = "postgres://user:password@host:5432/dbname?sslmode=disable, postgresql://… or sqlite:PATH (sqlite::memory: for a throwaway database)"
 
+// URLError is a DATABASE_URL that this package cannot open. Reason says
+// what is wrong and what to write instead, and never quotes the URL's
+// password.
+type URLError struct {
+	Reason string
+}
+
+func (e *URLError) Error() string { return "sqlstore: DATABASE_URL: " + e.Reason }
+
+func urlError(format string, args ...any) error {
+	return &URLError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// CheckURL reports whether [Open] accepts the form of databaseURL, without
+// touching the file system or the network: the one check of DATABASE_URL,
+// which config runs at start so that a mistake stops the service before
+// anything else starts. Its error is a *[URLError].
+func CheckURL(databaseURL string) error {
+	_, err := parseDatabaseURL(databaseURL)
+	return err
+}
+
 // target is a parsed DATABASE_URL.
 type target struct {
-	dialect *dialect
-	dsn     string   // what the driver opens
-	secrets []string // strings that must never appear in an error
+	dialect    *dialect
+	dsn        string   // what the driver opens
+	secrets    []string // strings that must never appear in an error
+	sqlitePath string   // the file of a SQLite database
 }
 
 // parseDatabaseURL picks the dialect for raw and builds the driver's DSN.
-// Its errors name DATABASE_URL and never quote raw, which may hold a password.
+// Its errors are *URLError: they name DATABASE_URL and never quote raw,
+// which may hold a password. It has no side effects; Open creates the
+// directory of a SQLite file.
 func parseDatabaseURL(raw string) (target, error) {
 	switch {
 	case strings.HasPrefix(raw, "sqlite:"):
@@ -31,14 +56,14 @@ func parseDatabaseURL(raw string) (target, error) {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		return parsePostgres(raw)
 	case strings.TrimSpace(raw) == "":
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL is empty; accepted forms: %s", acceptedForms)
+		return target{}, urlError("empty; accepted forms: %s", acceptedForms)
 	}
 	// Only the scheme is quoted: the rest may hold a password.
 	scheme, _, ok := strings.Cut(raw, ":")
 	if !ok || strings.ContainsAny(scheme, "/@ \t") {
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL has no recognised scheme; accepted forms: %s", acceptedForms)
+		return target{}, urlError("no recognised scheme; accepted forms: %s", acceptedForms)
 	}
-	return target{}, fmt.Errorf("sqlstore: DATABASE_URL scheme %q is not supported; accepted forms: %s", scheme, acceptedForms)
+	return target{}, urlError("scheme %q is not supported; accepted forms: %s", scheme, acceptedForms)
 }
 
 func parsePostgres(raw string) (target, error) {
@@ -46,7 +71,7 @@ func parsePostgres(raw string) (target, error) {
 	if err != nil {
 		// url.Error quotes the whole URL, password included, so say only
 		// what kind of mistake it is.
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL is not a valid URL (%s); accepted forms: %s", urlProblem(err), acceptedForms)
+		return target{}, urlError("not a valid URL (%s); accepted forms: %s", urlProblem(err), acceptedForms)
 	}
 	t := target{dialect: postgresDialect, dsn: raw}
 	if pw, ok := u.User.Password(); ok && pw != "" {
@@ -61,7 +86,7 @@ func parsePostgres(raw string) (target, error) {
 	// would pass for an unreachable server. Its message is redacted on a
 	// best-effort basis only, so it is redacted again and not wrapped.
 	if _, err := pgx.ParseConfig(raw); err != nil {
-		return target{}, errors.New(redactString("sqlstore: invalid DATABASE_URL: "+err.Error(), t.secrets))
+		return target{}, &URLError{Reason: "invalid: " + redactString(err.Error(), t.secrets)}
 	}
 	return t, nil
 }
@@ -100,13 +125,13 @@ var sqlitePragmas = []string{
 func parseSQLite(path string) (target, error) {
 	switch {
 	case path == "":
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite: needs a file path, as in sqlite:data/blog.db; accepted forms: %s", acceptedForms)
+		return target{}, urlError("sqlite: needs a file path, as in sqlite:data/blog.db; accepted forms: %s", acceptedForms)
 	case strings.HasPrefix(path, "//"):
 		// sqlite://x is read as host x by some tools and as path //x by
 		// others; refuse to guess.
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL must be sqlite:PATH without //, as in sqlite:data/blog.db or sqlite:/var/lib/blog/blog.db")
+		return target{}, urlError("must be sqlite:PATH without //, as in sqlite:data/blog.db or sqlite:/var/lib/blog/blog.db")
 	case strings.ContainsAny(path, "?#\x00"):
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite:PATH must not contain ?, # or NUL: the options are set by the application")
+		return target{}, urlError("sqlite:PATH must not contain ?, # or NUL: the options are set by the application")
 	}
 
 	q := url.Values{}
@@ -121,16 +146,22 @@ func parseSQLite(path string) (target, error) {
 	// SQLITE_BUSY when another writer got in between.
 	q.Set("_txlock", "immediate")
 
-	if path != ":memory:" {
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return target{}, fmt.Errorf("sqlstore: DATABASE_URL sqlite:%s: create directory: %w", path, err)
-			}
-		}
-	}
 	// Without the file: prefix SQLite takes path literally and the driver
 	// strips the query, so no character of path has a URI meaning.
-	return target{dialect: sqliteDialect, dsn: path + "?" + q.Encode()}, nil
+	return target{dialect: sqliteDialect, dsn: path + "?" + q.Encode(), sqlitePath: path}, nil
+}
+
+// prepare creates the directory of a SQLite file, which SQLite does not.
+func (t target) prepare() error {
+	if t.sqlitePath == "" || t.sqlitePath == ":memory:" {
+		return nil
+	}
+	if dir := filepath.Dir(t.sqlitePath); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("sqlstore: DATABASE_URL sqlite:%s: create directory: %w", t.sqlitePath, err)
+		}
+	}
+	return nil
 }
 
 // redactedError hides secrets in the message of err and keeps err in the

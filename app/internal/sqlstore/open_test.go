@@ -53,7 +53,18 @@ func TestOpenBadDatabaseURL(t *testing.T) {
 			if errors.Is(err, blog.ErrUnavailable) {
 				t.Errorf("error %q: a configuration mistake must not pass for an unavailable database", msg)
 			}
+			// CheckURL, which config runs at start, refuses the same URL
+			// with the same error, before anything is opened.
+			var ue *sqlstore.URLError
+			if cerr := sqlstore.CheckURL(tt.url); !errors.As(err, &ue) || cerr == nil || cerr.Error() != msg {
+				t.Errorf("Open: %v (%T); CheckURL: %v; want the same *URLError from both", err, err, cerr)
+			}
 		})
+	}
+	for _, ok := range []string{"sqlite::memory:", "sqlite:data/blog.db", "postgres://u:p@db:5432/blog?sslmode=disable", "postgresql://db/blog"} {
+		if err := sqlstore.CheckURL(ok); err != nil {
+			t.Errorf("CheckURL(%q) = %v, want nil", ok, err)
+		}
 	}
 }
 

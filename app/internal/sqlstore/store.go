@@ -43,14 +43,17 @@ const (
 // for PostgreSQL (any URL pgx accepts), sqlite:PATH for a SQLite file (its
 // directory is created if missing) or sqlite::memory: for a database that
 // lives as long as the Store. Errors name DATABASE_URL and never contain its
-// password; a database that cannot be reached gives an error that wraps
-// [blog.ErrUnavailable].
+// password; a malformed URL gives a *[URLError] (see [CheckURL]) and a
+// database that cannot be reached an error that wraps [blog.ErrUnavailable].
 //
 // The pool size suits a small service; tune it through [Store.DB].
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
 	cfg := newConfig(opts)
 	t, err := parseDatabaseURL(databaseURL)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.prepare(); err != nil {
 		return nil, err
 	}
 	d := t.dialect

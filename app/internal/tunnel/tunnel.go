@@ -18,12 +18,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/httpjson"
 	"example.com/otelstarter/telemetry"
+	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -48,9 +50,8 @@ type Config struct {
 // Handler is the tunnel endpoint.
 type Handler struct {
 	cfg      Config
-	host     string // of the configured DSN
-	project  string
-	endpoint string // where envelopes go
+	dsn      *sentry.Dsn // the configured project; nil when Sentry is off
+	endpoint string      // where envelopes go
 }
 
 // New returns a Handler; a DSN that does not parse is an error.
@@ -71,54 +72,44 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.DSN == "" {
 		return h, nil
 	}
-	u, project, err := parseDSN(cfg.DSN)
+	// sentry.NewDsn's errors quote the DSN, which may hold an old-style
+	// secret key: say only what is wrong.
+	dsn, err := sentry.NewDsn(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("SENTRY_FRONTEND_DSN: %w", err)
+		return nil, errors.New("SENTRY_FRONTEND_DSN: not a Sentry DSN")
 	}
-	h.host, h.project = u.Host, project
-	base := strings.TrimSuffix(u.Path, "/"+project) // DSNs may carry a path prefix
-	h.endpoint = u.Scheme + "://" + u.Host + base + "/api/" + project + "/envelope/"
+	if _, err := strconv.ParseUint(dsn.GetProjectID(), 10, 64); err != nil {
+		return nil, errors.New("SENTRY_FRONTEND_DSN: the DSN has no numeric project ID")
+	}
+	h.dsn, h.endpoint = dsn, dsn.GetAPIURL().String()
 	return h, nil
 }
 
-func parseDSN(s string) (*url.URL, string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil || u.User.Username() == "" {
-		return nil, "", errors.New("not a Sentry DSN")
-	}
-	p := strings.TrimSuffix(u.Path, "/")
-	project := p[strings.LastIndexByte(p, '/')+1:]
-	if _, err := strconv.ParseUint(project, 10, 64); err != nil {
-		return nil, "", errors.New("the DSN has no numeric project ID")
-	}
-	return u, project, nil
+// sameProject reports whether d names the configured project: same host
+// and port (where the envelope would go) and same project ID.
+func (h *Handler) sameProject(d *sentry.Dsn) bool {
+	return strings.EqualFold(d.GetHost(), h.dsn.GetHost()) && d.GetPort() == h.dsn.GetPort() &&
+		d.GetProjectID() == h.dsn.GetProjectID()
 }
 
-// httpError is a refusal with a status and a code.
-type httpError struct {
-	status  int
-	code    string
-	message string
-}
+// refuse returns the client error that ServeHTTP answers; its status comes
+// from the code, through httpjson.Status.
+func refuse(code, msg string) error { return &blog.Error{Code: code, Message: msg} }
 
-func (e *httpError) Error() string { return e.message }
+var _ http.Handler = (*Handler)(nil)
 
-func refuse(status int, code, msg string) error { return &httpError{status, code, msg} }
-
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Refusals and upstream failures are
+// answered in the API's error shape, through the API's one writer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(w, r); err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
-			he = &httpError{http.StatusBadGateway, "upstream_failed", "the envelope could not be forwarded"}
+		var e *blog.Error
+		if !errors.As(err, &e) {
+			e = &blog.Error{Code: httpjson.CodeUpstreamFailed, Message: "the envelope could not be forwarded"}
 			slog.WarnContext(r.Context(), "tunnel.forward_failed", slog.String("error", err.Error()))
-		} else if he.status < 500 {
-			slog.InfoContext(r.Context(), "tunnel.refused", slog.String("code", he.code))
+		} else {
+			slog.InfoContext(r.Context(), "tunnel.refused", slog.String("code", e.Code))
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(he.status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": he.code, "message": he.message}})
+		httpjson.Error(w, e)
 	}
 }
 
@@ -127,24 +118,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return refuse(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("envelopes are limited to %d bytes", tooBig.Limit))
+			return refuse(blog.CodeTooLarge, fmt.Sprintf("envelopes are limited to %d bytes", tooBig.Limit))
 		}
-		return refuse(http.StatusBadRequest, "invalid_request", "could not read the envelope")
+		return refuse(blog.CodeInvalid, "could not read the envelope")
 	}
 	env, err := Parse(body)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "invalid_envelope", err.Error())
+		return refuse(httpjson.CodeInvalidEnvelope, err.Error())
 	}
 	if h.endpoint == "" {
 		w.WriteHeader(http.StatusNoContent) // Sentry is off: drop quietly
 		return nil
 	}
-	u, project, err := parseDSN(env.Header.DSN)
+	dsn, err := sentry.NewDsn(env.Header.DSN)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "invalid_envelope", "the envelope header has no valid dsn")
+		return refuse(httpjson.CodeInvalidEnvelope, "the envelope header has no valid dsn")
 	}
-	if !strings.EqualFold(u.Host, h.host) || project != h.project {
-		return refuse(http.StatusForbidden, "forbidden", "the envelope is for another Sentry project")
+	if !h.sameProject(dsn) {
+		return refuse(blog.CodeForbidden, "the envelope is for another Sentry project")
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)

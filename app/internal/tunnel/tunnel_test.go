@@ -184,8 +184,84 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
+// TestErrorBodies pins what the browser SDK gets back: the API's error
+// shape and headers, for a refusal and for an upstream failure.
+func TestErrorBodies(t *testing.T) {
+	sentry := newFakeSentry(t)
+	h, err := tunnel.New(tunnel.Config{DSN: sentry.dsn("7")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := post(t, h, envelope(sentry.dsn("8")))
+	sentry.Close()
+	failed := post(t, h, envelope(sentry.dsn("7")))
+	for _, tc := range []struct {
+		name   string
+		rec    *httptest.ResponseRecorder
+		status int
+		body   string
+	}{
+		{"other project", forbidden, 403, `{"error":{"code":"forbidden","message":"the envelope is for another Sentry project"}}` + "\n"},
+		{"Sentry unreachable", failed, 502, `{"error":{"code":"upstream_failed","message":"the envelope could not be forwarded"}}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.rec.Code != tc.status || tc.rec.Body.String() != tc.body {
+				t.Errorf("answer = %d %q, want %d %q", tc.rec.Code, tc.rec.Body, tc.status, tc.body)
+			}
+			if ct, cc := tc.rec.Header().Get("Content-Type"), tc.rec.Header().Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+				t.Errorf("Content-Type %q, Cache-Control %q; want application/json, no-store", ct, cc)
+			}
+		})
+	}
+}
+
+// roundTripper answers every request with 200 and records its URL.
+type roundTripper struct{ urls []string }
+
+func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.urls = append(rt.urls, r.URL.String())
+	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Header: http.Header{}, Request: r}, nil
+}
+
+// TestProjectMatching: an envelope's DSN names the configured project when
+// host (in any case), port (the scheme's default written out or not) and
+// project ID agree; the envelope then goes to the configured project's
+// envelope endpoint, path prefix included, whatever else its DSN says.
+func TestProjectMatching(t *testing.T) {
+	rt := &roundTripper{}
+	h, err := tunnel.New(tunnel.Config{DSN: "https://key@sentry.example.com/prefix/1", Client: &http.Client{Transport: rt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dsn    string
+		status int
+	}{
+		{"https://key@sentry.example.com/prefix/1", 200},
+		{"https://key@Sentry.Example.COM:443/prefix/1", 200},
+		{"https://otherkey@sentry.example.com/1", 200}, // the key and path do not pick the destination
+		{"https://key@sentry.example.com:8443/prefix/1", 403},
+		{"https://key@sentry.example.com/prefix/11", 403},
+		{"https://key@sentry.example.com.evil.test/prefix/1", 403},
+	} {
+		t.Run(tc.dsn, func(t *testing.T) {
+			if rec := post(t, h, envelope(tc.dsn)); rec.Code != tc.status {
+				t.Errorf("status = %d, want %d (%s)", rec.Code, tc.status, rec.Body)
+			}
+		})
+	}
+	for _, u := range rt.urls {
+		if u != "https://sentry.example.com/prefix/api/1/envelope/" {
+			t.Errorf("forwarded to %s", u)
+		}
+	}
+	if len(rt.urls) != 3 {
+		t.Errorf("%d envelopes forwarded, want 3", len(rt.urls))
+	}
+}
+
 func TestBadDSNConfig(t *testing.T) {
-	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc"} {
+	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc", "https://k@h/", "https://k@h/1/", "https://k@h:port/1"} {
 		if _, err := tunnel.New(tunnel.Config{DSN: dsn}); err == nil || !strings.Contains(err.Error(), "SENTRY_FRONTEND_DSN") {
 			t.Errorf("New(%q) = %v, want an error naming SENTRY_FRONTEND_DSN", dsn, err)
 		}
