@@ -20,6 +20,7 @@ import (
 	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/health"
 	"example.com/otelstarter/app/internal/httpapi"
+	"example.com/otelstarter/app/internal/httpjson"
 	"example.com/otelstarter/app/internal/ratelimit"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/app/internal/sqlstore"
@@ -359,15 +360,8 @@ func telemetryOptions(cfg *config.Config) []telemetry.Option {
 		// Load balancers and Kubernetes poll these; a span for each would
 		// drown the real traffic.
 		telemetry.WithUntracedPaths("/livez", "/readyz", "/api/health"),
-		telemetry.WithPanicResponse(http.HandlerFunc(writePanicResponse)),
+		telemetry.WithPanicResponse(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			httpjson.Error(w, blog.ErrInternal)
+		})),
 	}
-}
-
-// writePanicResponse answers a request whose handler panicked in the API's
-// error format.
-func writePanicResponse(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = io.WriteString(w, `{"error":{"code":"internal","message":"internal server error"}}`+"\n")
 }

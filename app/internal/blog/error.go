@@ -55,3 +55,7 @@ func ErrorCode(err error) string {
 // ErrUnavailable marks errors that mean a dependency could not be reached;
 // the HTTP layer answers 503 for them.
 var ErrUnavailable = &Error{Code: CodeUnavailable, Message: "a dependency is unavailable, try again later"}
+
+// ErrInternal is what clients see of an unexpected error or a panic: the
+// text of the cause goes to the log, the span and Sentry only.
+var ErrInternal = &Error{Code: CodeInternal, Message: "internal server error"}

@@ -26,7 +26,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.InfoContext(ctx, "request.canceled")
 		e = blog.ErrUnavailable
 	default:
-		e = &blog.Error{Code: blog.CodeInternal, Message: "internal server error"}
+		e = blog.ErrInternal
 		slog.ErrorContext(ctx, "request.failed", slog.String("error", err.Error()))
 		s.reportError(ctx, err)
 	}
