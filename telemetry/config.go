@@ -93,8 +93,6 @@ type SentryConfig struct {
 	SampleRate float64
 	// Transport replaces the HTTP transport; tests use it to capture events.
 	Transport sentry.Transport
-	// HTTPTransport replaces the http.RoundTripper of the default transport.
-	HTTPTransport http.RoundTripper
 }
 
 // WithSentry enables Sentry error reporting when cfg.DSN is not empty.

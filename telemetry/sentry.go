@@ -42,7 +42,6 @@ func (t *Telemetry) setupSentry() error {
 		},
 		BeforeSend:    func(e *sentry.Event, _ *sentry.EventHint) *sentry.Event { return ScrubEvent(e) },
 		Transport:     sc.Transport,
-		HTTPTransport: sc.HTTPTransport,
 	})
 	if err != nil {
 		// The DSN holds a key: name the variable, not the value.

@@ -19,6 +19,7 @@ import (
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/feed"
+	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/internal/testenv"
 )
@@ -61,7 +62,7 @@ func rawClient(tb testing.TB, rawURL string) *redis.Client {
 }
 
 // mustOpen opens the store on rawURL and closes it when the test ends.
-func mustOpen(tb testing.TB, rawURL string, opts ...redisstore.Option) *redisstore.Client {
+func mustOpen(tb testing.TB, rawURL string, opts ...otelopt.Option) *redisstore.Client {
 	tb.Helper()
 	c, err := redisstore.Open(rawURL, opts...)
 	if err != nil {
@@ -352,7 +353,7 @@ func TestTelemetry(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 
-	c := mustOpen(t, u, redisstore.WithTracerProvider(tp), redisstore.WithMeterProvider(mp))
+	c := mustOpen(t, u, otelopt.WithTracerProvider(tp), otelopt.WithMeterProvider(mp))
 	ctx := ctx(t)
 
 	const marker = "secret-post-content-7f3a"

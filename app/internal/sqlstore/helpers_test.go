@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/internal/testenv"
 )
@@ -28,7 +29,7 @@ func sqliteURL(tb testing.TB) string {
 }
 
 // mustOpen opens url and closes the store when tb ends.
-func mustOpen(tb testing.TB, url string, opts ...sqlstore.Option) *sqlstore.Store {
+func mustOpen(tb testing.TB, url string, opts ...otelopt.Option) *sqlstore.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

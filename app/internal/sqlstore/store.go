@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/otelopt"
 )
 
 // Store is a [blog.Store] on a SQL database. It is safe for concurrent use.
@@ -47,8 +48,8 @@ const (
 // database that cannot be reached an error that wraps [blog.ErrUnavailable].
 //
 // The pool size suits a small service; tune it through [Store.DB].
-func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
-	cfg := newConfig(opts)
+func Open(ctx context.Context, databaseURL string, opts ...otelopt.Option) (*Store, error) {
+	prov := otelopt.New(opts...)
 	t, err := parseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -59,8 +60,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	d := t.dialect
 
 	db, err := otelsql.Open(d.driver, t.dsn,
-		otelsql.WithTracerProvider(cfg.tracerProvider),
-		otelsql.WithMeterProvider(cfg.meterProvider),
+		otelsql.WithTracerProvider(prov.Tracer),
+		otelsql.WithMeterProvider(prov.Meter),
 		otelsql.WithAttributes(d.system),
 		otelsql.WithSpanOptions(otelsql.SpanOptions{
 			// Health checks ping every few seconds: spans without value.
@@ -115,7 +116,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 
 	stats, err := otelsql.RegisterDBStatsMetrics(db,
-		otelsql.WithMeterProvider(cfg.meterProvider),
+		otelsql.WithMeterProvider(prov.Meter),
 		otelsql.WithAttributes(d.system),
 	)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/sqlstore"
 )
 
@@ -20,7 +21,7 @@ func TestSpans(t *testing.T) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-		s := mustOpen(t, b.newDB(t), sqlstore.WithTracerProvider(tp))
+		s := mustOpen(t, b.newDB(t), otelopt.WithTracerProvider(tp))
 		ctx := t.Context()
 		before := len(rec.Ended())
 
@@ -87,7 +88,7 @@ func TestMetrics(t *testing.T) {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		s, err := sqlstore.Open(t.Context(), b.newDB(t), sqlstore.WithMeterProvider(mp))
+		s, err := sqlstore.Open(t.Context(), b.newDB(t), otelopt.WithMeterProvider(mp))
 		if err != nil {
 			t.Fatal(err)
 		}
