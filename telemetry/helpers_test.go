@@ -216,32 +216,20 @@ func mustLine(tb testing.TB, out, msg string) map[string]any {
 	return l
 }
 
-// collect reads the manual reader.
-func collect(tb testing.TB, r *sdkmetric.ManualReader) metricdata.ResourceMetrics {
-	tb.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		tb.Fatalf("Collect: %v", err)
-	}
-	return rm
-}
-
 // durationAttrs returns the attribute sets of http.server.request.duration.
 func durationAttrs(tb testing.TB, r *sdkmetric.ManualReader) []attribute.Set {
 	tb.Helper()
 	var sets []attribute.Set
-	for _, sm := range collect(tb, r).ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "http.server.request.duration" {
-				continue
-			}
-			h, ok := m.Data.(metricdata.Histogram[float64])
-			if !ok {
-				tb.Fatalf("http.server.request.duration is %T, want a float64 histogram", m.Data)
-			}
-			for _, dp := range h.DataPoints {
-				sets = append(sets, dp.Attributes)
-			}
+	for _, m := range telemetrytest.Metrics(tb, r) {
+		if m.Name != "http.server.request.duration" {
+			continue
+		}
+		h, ok := m.Data.(metricdata.Histogram[float64])
+		if !ok {
+			tb.Fatalf("http.server.request.duration is %T, want a float64 histogram", m.Data)
+		}
+		for _, dp := range h.DataPoints {
+			sets = append(sets, dp.Attributes)
 		}
 	}
 	return sets

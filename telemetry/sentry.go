@@ -40,8 +40,8 @@ func (t *Telemetry) setupSentry() error {
 		Integrations: func(in []sentry.Integration) []sentry.Integration {
 			return append(in, sentryotel.NewOtelIntegration())
 		},
-		BeforeSend:    func(e *sentry.Event, _ *sentry.EventHint) *sentry.Event { return ScrubEvent(e) },
-		Transport:     sc.Transport,
+		BeforeSend: func(e *sentry.Event, _ *sentry.EventHint) *sentry.Event { return ScrubEvent(e) },
+		Transport:  sc.Transport,
 	})
 	if err != nil {
 		// The DSN holds a key: name the variable, not the value.

@@ -103,25 +103,26 @@ func (c *Capture) LinesWith(tb testing.TB, msg string) []map[string]any {
 	return out
 }
 
-// Collect reads the current metrics.
-func (c *Capture) Collect(tb testing.TB) metricdata.ResourceMetrics {
+// Metrics collects r and returns every metric it holds, of every scope.
+func Metrics(tb testing.TB, r sdkmetric.Reader) []metricdata.Metrics {
 	tb.Helper()
 	var rm metricdata.ResourceMetrics
-	if err := c.Metrics.Collect(context.Background(), &rm); err != nil {
+	if err := r.Collect(context.Background(), &rm); err != nil {
 		tb.Fatalf("collect metrics: %v", err)
 	}
-	return rm
+	var out []metricdata.Metrics
+	for _, sm := range rm.ScopeMetrics {
+		out = append(out, sm.Metrics...)
+	}
+	return out
 }
 
 // Metric returns the named metric's data, or nil.
 func (c *Capture) Metric(tb testing.TB, name string) *metricdata.Metrics {
 	tb.Helper()
-	rm := c.Collect(tb)
-	for _, sm := range rm.ScopeMetrics {
-		for i := range sm.Metrics {
-			if sm.Metrics[i].Name == name {
-				return &sm.Metrics[i]
-			}
+	for _, m := range Metrics(tb, c.Metrics) {
+		if m.Name == name {
+			return &m
 		}
 	}
 	return nil
@@ -146,11 +147,8 @@ func (c *Capture) Dump(tb testing.TB) string {
 			fmt.Fprintf(&b, "  event %s %v\n", e.Name, e.Attributes)
 		}
 	}
-	rm := c.Collect(tb)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			fmt.Fprintf(&b, "metric %s %+v\n", m.Name, m.Data)
-		}
+	for _, m := range Metrics(tb, c.Metrics) {
+		fmt.Fprintf(&b, "metric %s %+v\n", m.Name, m.Data)
 	}
 	for _, e := range c.Sentry.Events() {
 		j, _ := json.Marshal(e)

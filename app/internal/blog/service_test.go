@@ -724,25 +724,19 @@ func TestMetrics(t *testing.T) {
 // by result.
 func counters(tb testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
 	tb.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		tb.Fatal(err)
-	}
 	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			sum, isSum := m.Data.(metricdata.Sum[int64])
-			if !isSum {
-				continue
-			}
-			for _, dp := range sum.DataPoints {
-				switch m.Name {
-				case "blog.posts.created":
-					got["created"] += dp.Value
-				case "blog.cache.requests":
-					r, _ := dp.Attributes.Value(attribute.Key("result"))
-					got[r.AsString()] += dp.Value
-				}
+	for _, m := range telemetrytest.Metrics(tb, reader) {
+		sum, isSum := m.Data.(metricdata.Sum[int64])
+		if !isSum {
+			continue
+		}
+		for _, dp := range sum.DataPoints {
+			switch m.Name {
+			case "blog.posts.created":
+				got["created"] += dp.Value
+			case "blog.cache.requests":
+				r, _ := dp.Attributes.Value(attribute.Key("result"))
+				got[r.AsString()] += dp.Value
 			}
 		}
 	}

@@ -60,28 +60,22 @@ func newChecker(tb testing.TB, timeout time.Duration, checks ...health.Check) *h
 // gauge collects health_check_status: check name → value.
 func gauge(tb testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
 	tb.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		tb.Fatalf("Collect: %v", err)
-	}
 	got := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "health_check_status" {
+	for _, m := range telemetrytest.Metrics(tb, reader) {
+		if m.Name != "health_check_status" {
+			continue
+		}
+		g, isGauge := m.Data.(metricdata.Gauge[int64])
+		if !isGauge {
+			tb.Fatalf("health_check_status is %T, want an int64 gauge", m.Data)
+		}
+		for _, dp := range g.DataPoints {
+			v, found := dp.Attributes.Value("check")
+			if !found {
+				tb.Errorf("data point %v has no check attribute", dp.Attributes)
 				continue
 			}
-			g, isGauge := m.Data.(metricdata.Gauge[int64])
-			if !isGauge {
-				tb.Fatalf("health_check_status is %T, want an int64 gauge", m.Data)
-			}
-			for _, dp := range g.DataPoints {
-				v, found := dp.Attributes.Value("check")
-				if !found {
-					tb.Errorf("data point %v has no check attribute", dp.Attributes)
-					continue
-				}
-				got[v.AsString()] = dp.Value
-			}
+			got[v.AsString()] = dp.Value
 		}
 	}
 	return got

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -22,6 +21,7 @@ import (
 	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // testDB is the Redis database number reserved for this package's tests;
@@ -400,15 +400,9 @@ func TestTelemetry(t *testing.T) {
 		t.Error("no span says db.system=redis")
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	var metrics []string
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			metrics = append(metrics, m.Name)
-		}
+	for _, m := range telemetrytest.Metrics(t, reader) {
+		metrics = append(metrics, m.Name)
 	}
 	if !strings.Contains(strings.Join(metrics, " "), "db.client.connections.") {
 		t.Errorf("no db.client.connections.* metric through WithMeterProvider; got %v", metrics)

@@ -14,6 +14,7 @@ import (
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/sqlstore"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 func TestSpans(t *testing.T) {
@@ -120,16 +121,10 @@ func TestMetrics(t *testing.T) {
 // collect returns the names of the metrics with data points in reader.
 func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]bool {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	names := map[string]bool{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if hasPoints(m.Data) {
-				names[m.Name] = true
-			}
+	for _, m := range telemetrytest.Metrics(t, reader) {
+		if hasPoints(m.Data) {
+			names[m.Name] = true
 		}
 	}
 	return names
