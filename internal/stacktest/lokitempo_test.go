@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // Loki and Tempo are AGPL and cannot run here, so their configs are checked
@@ -162,7 +164,7 @@ func checkSchema(path string, v any, s schema) []string {
 
 func readYAML(tb testing.TB, elem ...string) map[string]any {
 	tb.Helper()
-	raw, err := os.ReadFile(repoPath(tb, elem...))
+	raw, err := os.ReadFile(testproc.RepoPath(tb, elem...))
 	if err != nil {
 		tb.Fatal(err)
 	}
