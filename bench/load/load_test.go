@@ -9,49 +9,6 @@ import (
 // The load itself never runs under `go test`: it needs PostgreSQL, Redis,
 // the collector and minutes (`make load`). These are its pure parts.
 
-func TestPercentile(t *testing.T) {
-	ms := func(xs ...int) []time.Duration {
-		out := make([]time.Duration, len(xs))
-		for i, x := range xs {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = i + 1
-	}
-	for _, tc := range []struct {
-		name   string
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 99, 0},
-		{"one", ms(7), 50, 7 * time.Millisecond},
-		{"one p99", ms(7), 99, 7 * time.Millisecond},
-		{"median of four is the second", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
-		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
-		{"p50 of 1..100", ms(hundred...), 50, 50 * time.Millisecond},
-		{"p100 is the max", ms(hundred...), 100, 100 * time.Millisecond},
-		{"p99 of 10 is the max", ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 99, 10 * time.Millisecond},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := percentile(tc.sorted, tc.p); got != tc.want {
-				t.Errorf("percentile(p%v) = %v, want %v", tc.p, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSummarize(t *testing.T) {
-	lat := []time.Duration{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}
-	s := summarize(lat, 1, 2*time.Second)
-	if s.Requests != 4 || s.Failed != 1 || s.RPS() != 2 || s.P50 != 2*time.Millisecond || s.Max != 4*time.Millisecond {
-		t.Errorf("summarize = %+v, RPS %v", s, s.RPS())
-	}
-}
-
 func TestMergeSection(t *testing.T) {
 	micro := "<!-- micro:start -->\nold micro\n<!-- micro:end -->"
 	load := "<!-- load:start -->\nold load\n<!-- load:end -->"

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // metrics times the admin /metrics scrape after traffic on every route,
@@ -62,7 +64,7 @@ func (h *harness) metrics(ctx context.Context) (string, error) {
 			len(added) == 0 && len(removed) == 0},
 	}))
 	fmt.Fprintf(&b, "\nScrape: median %s (best %s), %d bytes, %d series before the flood; %d bytes after.\n",
-		ms(median(times)), ms(slices.Min(times)), sizeBefore, len(before), len(text))
+		loadgen.Ms(median(times)), loadgen.Ms(slices.Min(times)), sizeBefore, len(before), len(text))
 	b.WriteString("\nLargest metric families (series, histogram buckets included): ")
 	fams := families(before)
 	for i, f := range fams[:min(8, len(fams))] {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // Phases of the outage test; nothing is measured while warming up.
@@ -140,7 +142,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 
 	// Figures per phase.
 	lens := []time.Duration{tKill.Sub(tHealthy), outageLen, o.steady}
-	sums := make([]summary, len(phaseNames))
+	sums := make([]loadgen.Summary, len(phaseNames))
 	for p := range phaseNames {
 		sums[p] = load.result(int32(p), lens[p])
 	}
@@ -180,7 +182,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		"RSS (`VmRSS`) and `go_goroutines` sampled every 5 s.\n\n", o.rate, o.warmup, o.steady, o.outage.Round(time.Second), o.steady)
 	b.WriteString(goalTable([]goal{
 		{"RSS growth ≤ 64 MiB", fmt.Sprintf("%s → max %s: +%s", mib(base.rss), mib(maxRSS), mib(maxRSS-base.rss)), maxRSS-base.rss <= 64<<20},
-		{"outage p99 ≤ 1.1 × healthy p99", fmt.Sprintf("%s vs %s = %.3f×", ms(sums[down].P99), ms(sums[healthy].P99),
+		{"outage p99 ≤ 1.1 × healthy p99", fmt.Sprintf("%s vs %s = %.3f×", loadgen.Ms(sums[down].P99), loadgen.Ms(sums[healthy].P99),
 			float64(sums[down].P99)/float64(sums[healthy].P99)), float64(sums[down].P99) <= 1.1*float64(sums[healthy].P99)},
 		{"no goroutine growth", fmt.Sprintf("healthy %.0f; outage %.0f → %.0f (max %.0f); after %.0f",
 			base.goroutines, firstDown.goroutines, lastDown.goroutines, maxG, final.goroutines),
@@ -191,18 +193,18 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 	b.WriteString("\n| phase | length | ok | failed | p50 | p99 | max |\n|---|---|---|---|---|---|---|\n")
 	for p, s := range sums {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s |\n", phaseNames[p], lens[p].Round(time.Second),
-			s.Requests, s.Failed, ms(s.P50), ms(s.P99), ms(s.Max))
+			s.OK, s.Failed, loadgen.Ms(s.P50), loadgen.Ms(s.P99), loadgen.Ms(s.Max))
 	}
-	for p := range phaseNames {
-		if e := load.firstErr[int32(p)]; e != "" {
-			fmt.Fprintf(&b, "\nFirst failure while %s: `%s`\n", phaseNames[p], e)
+	for p, s := range sums {
+		if len(s.Errors) > 0 {
+			fmt.Fprintf(&b, "\nFirst failure while %s: `%s`\n", phaseNames[p], s.Errors[0])
 		}
 	}
 	b.WriteString("\nWhat the SDK counted (`otel_sdk_*` counters on the app's /metrics at the end; an `error.type` means those items were lost):\n\n")
 	if rows := sdkCounters(sdk); len(rows) > 0 {
 		l := lost(rows)
 		fmt.Fprintf(&b, "Lost in all: **%.0f spans and %.0f log records** (about %.0f requests were served while the collector was down).\n\n",
-			l["span"], l["log"], float64(sums[down].Requests))
+			l["span"], l["log"], float64(sums[down].OK))
 		b.WriteString("| counter | component | error.type | other labels | items |\n|---|---|---|---|---|\n")
 		for _, r := range rows {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f |\n", r.name, r.component, r.errorType, r.other, r.value)

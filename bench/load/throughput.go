@@ -5,18 +5,20 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // run is one throughput run.
 type run struct {
 	variant     string
-	s           summary
+	s           loadgen.Summary
 	cpu, colCPU time.Duration // of the app and the collector in the measured window
 }
 
 // cpuPerRequest is the app's CPU time per measured request in µs.
 func (r run) cpuPerRequest() float64 {
-	return float64(r.cpu) / float64(time.Microsecond) / float64(max(r.s.Requests, 1))
+	return float64(r.cpu) / float64(time.Microsecond) / float64(max(r.s.OK, 1))
 }
 
 func (r run) perRequest() string { return fmt.Sprintf("%.0f µs", r.cpuPerRequest()) }
@@ -84,7 +86,7 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 		h.o.workers, h.o.warmup, h.o.duration)
 	b.WriteString(goalTable([]goal{
 		{"A throughput ≥ 0.95 × B", fmt.Sprintf("%.0f vs %.0f req/s = %.3f×", rpsA, rpsB, rpsA/rpsB), rpsA >= 0.95*rpsB},
-		{"A p99 ≤ 1.1 × B p99", fmt.Sprintf("%s vs %s = %.3f×", ms(p99A), ms(p99B), float64(p99A)/float64(p99B)), float64(p99A) <= 1.1*float64(p99B)},
+		{"A p99 ≤ 1.1 × B p99", fmt.Sprintf("%s vs %s = %.3f×", loadgen.Ms(p99A), loadgen.Ms(p99B), float64(p99A)/float64(p99B)), float64(p99A) <= 1.1*float64(p99B)},
 	}))
 	fmt.Fprintf(&b, "\nApp CPU time per request (least of the runs): A %.0f µs, B %.0f µs: telemetry costs %.0f µs of CPU per request.\n",
 		cpuPer("A"), cpuPer("B"), cpuPer("A")-cpuPer("B"))
@@ -92,7 +94,7 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 		"|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range runs {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %s | %d | %d | %s | %.0f %% of a core |\n",
-			i+1, r.variant, r.s.RPS(), ms(r.s.P50), ms(r.s.P99), ms(r.s.Max), r.s.Requests, r.s.Failed, r.perRequest(), r.colShare())
+			i+1, r.variant, r.s.RPS(), loadgen.Ms(r.s.P50), loadgen.Ms(r.s.P99), loadgen.Ms(r.s.Max), r.s.OK, r.s.Failed, r.perRequest(), r.colShare())
 	}
 	fmt.Fprintf(&b, "\nThe collector accepted %.0f spans during these runs (A's exports arrived). "+
 		"It runs on the same cores: its CPU is taken from the app and the load generator in A runs only. "+
