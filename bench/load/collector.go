@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // collectorConfig receives OTLP over gRPC and HTTP and throws it away (the
@@ -100,7 +101,13 @@ func (c *collector) accepted(ctx context.Context) (spans, logs float64, err erro
 	if err != nil {
 		return 0, 0, err
 	}
-	return metricSum(text, "otelcol_receiver_accepted_spans"), metricSum(text, "otelcol_receiver_accepted_log_records"), nil
+	fams, err := testproc.ParseMetricsText(text)
+	if err != nil {
+		return 0, 0, err
+	}
+	spans, _ = testproc.Sum(fams, "otelcol_receiver_accepted_spans")
+	logs, _ = testproc.Sum(fams, "otelcol_receiver_accepted_log_records")
+	return spans, logs, nil
 }
 
 func (c *collector) stop() {
@@ -127,39 +134,4 @@ func scrape(ctx context.Context, url string) (string, time.Duration, error) {
 		err = fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(b), d, err
-}
-
-// series lists the series lines of a Prometheus text exposition (every line
-// that is not blank and not a # comment).
-func series(text string) []string {
-	var out []string
-	for line := range strings.SplitSeq(text, "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// metricSum adds up every series of the metric called name (or name_total,
-// as Prometheus exporters spell counters).
-func metricSum(text, name string) float64 {
-	var sum float64
-	for _, line := range series(text) {
-		metric, rest, _ := strings.Cut(line, " ")
-		if i := strings.IndexByte(metric, '{'); i >= 0 {
-			metric = line[:i]
-			if j := strings.LastIndexByte(line, '}'); j >= 0 {
-				rest = strings.TrimSpace(line[j+1:])
-			}
-		}
-		if metric != name && metric != name+"_total" {
-			continue
-		}
-		value, _, _ := strings.Cut(rest, " ") // a timestamp may follow
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }

@@ -54,7 +54,11 @@ BenchmarkLogRecord/attrs=4/impl=naive-2	 1000000	       600 ns/op
 BenchmarkOther-2                  	 1000000	       1.5 ns/op
 PASS
 `
-	rows := microRatios(parseBench(out))
+	bench, err := parseBench(strings.NewReader(out), "micro.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := microRatios(bench)
 	if len(rows) != 2 {
 		t.Fatalf("rows = %+v, want 2", rows)
 	}
@@ -83,23 +87,29 @@ PASS
 }
 
 func TestMetricText(t *testing.T) {
-	const text = `# HELP otelcol_receiver_accepted_spans Number of spans.
-# TYPE otelcol_receiver_accepted_spans counter
+	const text = `# HELP otelcol_receiver_accepted_spans_total Number of spans.
+# TYPE otelcol_receiver_accepted_spans_total counter
 otelcol_receiver_accepted_spans_total{receiver="otlp",transport="http"} 12
 otelcol_receiver_accepted_spans_total{receiver="otlp",transport="grpc"} 3
+# TYPE go_goroutines gauge
 go_goroutines 42
+# TYPE otel_sdk_exporter_span_exported_total counter
 otel_sdk_exporter_span_exported_total{error_type="*errors.joinError",otel_component_name="otlp_http_span_exporter/0"} 8192
+# TYPE otel_sdk_processor_span_processed_total counter
 otel_sdk_processor_span_processed_total{otel_component_name="batching_span_processor/0"} 100
+# TYPE http_server_request_duration_seconds histogram
+http_server_request_duration_seconds_bucket{http_route="/api/posts",le="0.1"} 1
+http_server_request_duration_seconds_bucket{http_route="/api/posts",le="+Inf"} 2
+http_server_request_duration_seconds_sum{http_route="/api/posts"} 0.3
+http_server_request_duration_seconds_count{http_route="/api/posts"} 2
 
 `
-	if got := metricSum(text, "otelcol_receiver_accepted_spans"); got != 15 {
-		t.Errorf("accepted spans = %v, want 15", got)
+	ids, fams, err := seriesIDs(text)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := metricSum(text, "go_goroutines"); got != 42 {
-		t.Errorf("goroutines = %v, want 42", got)
-	}
-	if got := len(seriesIDs(text)); got != 5 {
-		t.Errorf("series = %d, want 5", got)
+	if len(ids) != 9 || fams[0] != (family{"http_server_request_duration_seconds", 4}) {
+		t.Errorf("series = %d (want 9), families %v", len(ids), fams)
 	}
 	got := sdkCounters(text)
 	want := []sdkCounter{

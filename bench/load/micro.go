@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // The variants the micro-benchmarks compare, as sub-benchmark names
@@ -30,7 +30,12 @@ func runMicro(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(*in)
+	f, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bench, err := parseBench(f, *in)
 	if err != nil {
 		return err
 	}
@@ -40,7 +45,7 @@ func runMicro(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	rows := microRatios(parseBench(string(raw)))
+	rows := microRatios(bench)
 	body := microReport(rows, string(statOut), *goalNaive, *goalPlain)
 	if err := writeSection(*results, "micro", body); err != nil {
 		return err
@@ -52,32 +57,36 @@ func runMicro(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// benchLine matches one result line of `go test -bench`.
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
-
 // parseBench returns, for each benchmark (GOMAXPROCS suffix removed), every
-// measured value per unit ("ns/op", "B/op", …), one per -count run.
-func parseBench(text string) map[string]map[string][]float64 {
+// measured value per unit as `go test -bench` printed it ("ns/op", "B/op",
+// …), one per -count run.
+func parseBench(r io.Reader, fileName string) (map[string]map[string][]float64, error) {
 	out := map[string]map[string][]float64{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
-		if m == nil {
-			continue
+	br := benchfmt.NewReader(r, fileName)
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			continue // a syntax error (benchfmt reports and skips it) or unit metadata
 		}
-		f := strings.Fields(m[2])
-		for i := 0; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				break
+		base, parts := res.Name.Parts()
+		if n := len(parts); n > 0 && bytes.HasPrefix(parts[n-1], []byte("-")) {
+			parts = parts[:n-1]
+		}
+		// benchfmt drops the "Benchmark" prefix; the report keeps Go's names.
+		name := "Benchmark" + string(base) + string(bytes.Join(parts, nil))
+		if out[name] == nil {
+			out[name] = map[string][]float64{}
+		}
+		for _, v := range res.Values {
+			// benchfmt tidies ns/op into sec/op; the report speaks ns/op.
+			unit, value := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, value = v.OrigUnit, v.OrigValue
 			}
-			if out[m[1]] == nil {
-				out[m[1]] = map[string][]float64{}
-			}
-			out[m[1]][f[i+1]] = append(out[m[1]][f[i+1]], v)
+			out[name][unit] = append(out[name][unit], value)
 		}
 	}
-	return out
+	return out, br.Err()
 }
 
 // microRow compares the variants of one benchmark by their medians.

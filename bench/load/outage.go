@@ -1,15 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"example.com/otelstarter/internal/loadgen"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // Phases of the outage test; nothing is measured while warming up.
@@ -63,10 +64,12 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		for range int((o.warmup+2*o.steady+o.outage+time.Minute)/(5*time.Second)) + 1 {
-			r, rerr := rss(a.proc.pid())
+			r, rerr := testproc.RSS(a.proc.pid())
 			text, _, serr := scrape(lctx, a.admin+"/metrics")
 			if rerr == nil && serr == nil {
-				samples = append(samples, sample{time.Since(start), load.phase.Load(), r, metricSum(text, "go_goroutines")})
+				fams, _ := testproc.ParseMetricsText(text)
+				g, _ := testproc.Sum(fams, "go_goroutines")
+				samples = append(samples, sample{time.Since(start), load.phase.Load(), r, g})
 			}
 			select {
 			case <-lctx.Done():
@@ -230,31 +233,36 @@ type sdkCounter struct {
 }
 
 // sdkCounters picks the SDK's own counters (otel_sdk_*_total) out of a
-// Prometheus exposition.
+// Prometheus exposition, sorted by name and labels.
 func sdkCounters(text string) []sdkCounter {
+	fams, _ := testproc.ParseMetricsText(text)
 	var out []sdkCounter
-	for _, line := range series(text) {
-		name, _, _ := strings.Cut(line, "{")
+	for name, f := range fams {
 		if !strings.HasPrefix(name, "otel_sdk_") || !strings.HasSuffix(name, "_total") {
 			continue
 		}
-		c := sdkCounter{name: name}
-		var other []string
-		for _, m := range labelPair.FindAllStringSubmatch(line, -1) {
-			switch k, v := m[1], m[2]; {
-			case k == "otel_component_name":
-				c.component = v
-			case k == "error_type":
-				c.errorType = v
-			case strings.HasPrefix(k, "otel_scope_") || k == "otel_component_type" || strings.HasPrefix(k, "server_"):
-			default:
-				other = append(other, k+"="+v)
+		for _, m := range f.GetMetric() {
+			c := sdkCounter{name: name, value: m.GetCounter().GetValue()}
+			var other []string
+			for _, l := range m.GetLabel() {
+				switch k, v := l.GetName(), l.GetValue(); {
+				case k == "otel_component_name":
+					c.component = v
+				case k == "error_type":
+					c.errorType = v
+				case strings.HasPrefix(k, "otel_scope_") || k == "otel_component_type" || strings.HasPrefix(k, "server_"):
+				default:
+					other = append(other, k+"="+v)
+				}
 			}
+			c.other = strings.Join(other, " ")
+			out = append(out, c)
 		}
-		c.other = strings.Join(other, " ")
-		c.value, _ = strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		out = append(out, c)
 	}
+	slices.SortFunc(out, func(a, b sdkCounter) int {
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.component, b.component),
+			strings.Compare(a.errorType, b.errorType), strings.Compare(a.other, b.other))
+	})
 	return out
 }
 
@@ -274,5 +282,3 @@ func lost(cs []sdkCounter) map[string]float64 {
 	}
 	return out
 }
-
-var labelPair = regexp.MustCompile(`(\w+)="((?:[^"\\]|\\.)*)"`)

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -149,21 +146,6 @@ func waitHTTP(ctx context.Context, p *process, url string, interval, timeout tim
 	}
 }
 
-// rss returns the resident set size of pid from /proc/<pid>/status.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
-}
-
 // buildApp compiles ./app once into bin/app-bench.
 func buildApp(ctx context.Context) (string, error) {
 	const bin = "bin/app-bench"
@@ -194,28 +176,4 @@ func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat times; Linux fixes it
-// at 100 for user space on every architecture Go supports.
-const clockTick = 10 * time.Millisecond
-
-// cpuTime returns the user plus system CPU time pid has used.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces; the fields after it do not.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14 of proc(5)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * clockTick, nil
 }

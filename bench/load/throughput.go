@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/internal/loadgen"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // run is one throughput run.
@@ -105,7 +106,7 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 
 // cpu returns the CPU time used so far by the app and by the collector.
 func (h *harness) cpu(a *app) [2]time.Duration {
-	app, _ := cpuTime(a.proc.pid())
-	col, _ := cpuTime(h.col.proc.pid())
+	app, _ := testproc.CPUTime(a.proc.pid())
+	col, _ := testproc.CPUTime(h.col.proc.pid())
 	return [2]time.Duration{app, col}
 }
