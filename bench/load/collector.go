@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -87,7 +86,7 @@ func (c *collector) start(ctx context.Context) error {
 	}
 	c.proc = p
 	if err := waitHTTP(ctx, p, "http://"+c.metrics+"/metrics", 50*time.Millisecond, 30*time.Second); err != nil {
-		p.kill()
+		p.Kill()
 		return err
 	}
 	// The receiver answers 405 to GET: up is enough.
@@ -121,17 +120,11 @@ func (c *collector) stop() {
 func scrape(ctx context.Context, url string) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	t0 := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	status, b, err := testproc.Get(ctx, url)
 	d := time.Since(t0)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %d", url, status)
 	}
 	return string(b), d, err
 }

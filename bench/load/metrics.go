@@ -49,7 +49,7 @@ func (h *harness) metrics(ctx context.Context) (string, error) {
 
 	logf("metrics: %d requests to unknown URLs", h.o.flood)
 	codes, dur := flood(ctx, a.url, h.o.flood, h.o.floodWorkers)
-	if err := a.proc.exited(); err != nil {
+	if err := a.proc.Exited(); err != nil {
 		return "", err
 	}
 	if text, _, err = scrape(ctx, a.admin+"/metrics"); err != nil {

@@ -87,7 +87,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(d):
-			return a.proc.exited()
+			return a.proc.Exited()
 		}
 	}
 
@@ -103,7 +103,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	tKill := time.Now()
-	h.col.proc.kill()
+	h.col.proc.Kill()
 	load.phase.Store(down)
 	logf("outage: collector killed for %s", o.outage)
 	if err := sleep(o.outage); err != nil {

@@ -8,17 +8,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
-// process is a program the harness started; stop or kill ends it.
+// process is a program the harness started, its output in a file (a long
+// run writes more than is worth keeping in memory); stop or kill ends it.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  string // file holding its stdout and stderr
-	done chan struct{}
-	err  error
+	*testproc.Process
+	out string // the file holding its stdout and stderr
 }
 
 // startProcess runs bin in its own process group with exactly env (the
@@ -33,71 +32,34 @@ func startProcess(name, bin string, env []string, out string, args ...string) (*
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	p := &process{out: out}
+	p.Process, err = testproc.Launch(name, cmd, p.tail)
+	if err != nil {
+		return nil, err
 	}
-	p := &process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	return p, nil
 }
 
 // pid is the process's id, for /proc.
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// exited returns an error with the end of the output when the process has
-// already ended.
-func (p *process) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited (%v); last output:\n%s", p.name, p.err, p.tail(3000))
-	default:
-		return nil
-	}
-}
+func (p *process) pid() int { return p.Cmd.Process.Pid }
 
 // tail is the last n bytes of the process's output.
-func (p *process) tail(n int64) string {
+func (p *process) tail(n int) string {
 	f, err := os.Open(p.out)
 	if err != nil {
 		return err.Error()
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > n {
-		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	if st, err := f.Stat(); err == nil && st.Size() > int64(n) {
+		_, _ = f.Seek(st.Size()-int64(n), io.SeekStart)
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
 }
 
-// stop sends SIGTERM to the process group and waits up to 25 s (the app's
-// shutdown timeout is 20 s), then kills it.
-func (p *process) stop() {
-	p.signal(syscall.SIGTERM, 25*time.Second)
-}
-
-// kill ends the process group at once, as a crash or an OOM kill would.
-func (p *process) kill() {
-	p.signal(syscall.SIGKILL, 10*time.Second)
-}
-
-func (p *process) signal(sig syscall.Signal, wait time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.pid(), sig)
-	select {
-	case <-p.done:
-	case <-time.After(wait):
-		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-		<-p.done
-	}
-}
+// stop sends SIGTERM and waits up to 25 s (the app's shutdown timeout is
+// 20 s) before it kills the process.
+func (p *process) stop() { p.StopWithin(25 * time.Second) }
 
 // freeAddrs returns n distinct free loopback addresses.
 func freeAddrs(n int) ([]string, error) {
@@ -127,7 +89,7 @@ func waitHTTP(ctx context.Context, p *process, url string, interval, timeout tim
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	for {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return err
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -140,7 +102,7 @@ func waitHTTP(ctx context.Context, p *process, url string, interval, timeout tim
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: no 200 from %s within %s", p.name, url, timeout)
+			return fmt.Errorf("%s: no 200 from %s within %s", p.Name, url, timeout)
 		case <-time.After(interval):
 		}
 	}
@@ -151,11 +113,7 @@ func buildApp(ctx context.Context) (string, error) {
 	const bin = "bin/app-bench"
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./app: %v\n%s", err, out)
-	}
-	return bin, nil
+	return bin, testproc.GoBuildApp(ctx, ".", bin)
 }
 
 // waitTCP waits until something accepts connections on addr.

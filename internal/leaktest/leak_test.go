@@ -215,16 +215,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// 3. The app's own /metrics, in both formats (OpenMetrics has exemplars).
 	scrape := ""
 	for _, accept := range []string{"text/plain", "application/openmetrics-text; version=1.0.0"} {
-		req, _ := http.NewRequest("GET", "http://"+appAdmin+"/metrics", nil)
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
+		status, b, err := testproc.Get(context.Background(), "http://"+appAdmin+"/metrics", "Accept", accept)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET /metrics (%s): %s", accept, resp.Status)
+		if status != 200 {
+			t.Fatalf("GET /metrics (%s): status %d", accept, status)
 		}
 		scrape += string(b)
 	}

@@ -144,19 +144,9 @@ func (s *stack) warmUp(t *testing.T) {
 	t.Helper()
 	call := func(method, path, token string, body any) (int, []byte) {
 		t.Helper()
-		var rd *bytes.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		} else {
-			rd = bytes.NewReader(nil)
-		}
-		req, _ := http.NewRequest(method, s.appURL+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+		req, err := testproc.NewJSONRequest(context.Background(), method, s.appURL+path, token, body)
+		if err != nil {
+			t.Fatal(err)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -8,28 +8,24 @@ import (
 
 // RSS returns the resident set size of process pid in bytes (VmRSS).
 func RSS(pid int) (int64, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return 0, err
-	}
-	return int64(st.VmRSS), nil
+	st, err := readProc(pid, procfs.Proc.NewStatus)
+	return int64(st.VmRSS), err
 }
 
 // CPUTime returns the user plus system CPU time process pid has used.
 func CPUTime(pid int) (time.Duration, error) {
+	st, err := readProc(pid, procfs.Proc.Stat)
+	// Clock ticks (USER_HZ, 100 on Linux) turned into float seconds: the
+	// rounding gives back the exact tick.
+	return time.Duration(st.CPUTime() * float64(time.Second)).Round(time.Millisecond), err
+}
+
+// readProc reads one file of /proc/<pid> with procfs.
+func readProc[T any](pid int, read func(procfs.Proc) (T, error)) (T, error) {
 	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		var zero T
+		return zero, err
 	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0, err
-	}
-	// In clock ticks (USER_HZ, 100 on Linux) converted to seconds: exact
-	// to the tick as a float64, so the rounding restores it.
-	return time.Duration(st.CPUTime() * float64(time.Second)).Round(time.Millisecond), nil
+	return read(p)
 }
