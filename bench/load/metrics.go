@@ -22,7 +22,7 @@ import (
 // then floods the app with requests to unknown URLs and unknown Host
 // headers and checks that no series was added.
 func (h *harness) metrics(ctx context.Context) (string, error) {
-	a, err := h.startSeeded(ctx, "app-metrics", h.appEnv(true))
+	a, err := h.startSeeded(ctx, h.bin, "app-metrics", h.appEnv(true))
 	if err != nil {
 		return "", err
 	}

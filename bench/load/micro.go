@@ -156,7 +156,7 @@ func microReport(rows []microRow, benchstat string, g goals) string {
 	fmt.Fprintf(&b, "## Micro-benchmarks\n\n%s\n\n", machine())
 	b.WriteString("Written by `make bench`: `go test -run '^$' -bench 'BenchmarkMiddleware|BenchmarkLogRecord' " +
 		"-benchmem -count 6 ./telemetry/` into bench/micro.txt, summarised by benchstat. " +
-		"kit is the kit's code, naive the hand-made instrumentation of the tutorials, naive_metered the same recording the metrics the kit records, "+
+		"kit is the kit's code, naive the hand-made instrumentation of the tutorials, naive_metered the same recording the metrics the kit records, " +
 		"plain (logs) and bare (HTTP) no telemetry at all.\n\n")
 	fmt.Fprintf(&b, "Goals (medians): middleware kit/naive_metered ≤ %.2f in ns/op and allocs/op; log record kit/plain ≤ %.2f in ns/op "+
 		"with at most %.0f allocations more (`make bench MICRO_GOAL_METERED=… MICRO_GOAL_PLAIN=… MICRO_GOAL_EXTRA_ALLOCS=…`).\n\n",

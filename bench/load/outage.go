@@ -46,7 +46,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 	var b strings.Builder
 	// OTEL_GO_X_OBSERVABILITY makes the SDK count what its batch processors
 	// drop and its exporters fail to send (experimental in otel-go).
-	a, err := h.startSeeded(ctx, "app-outage", append(h.appEnv(true), "OTEL_GO_X_OBSERVABILITY=true"))
+	a, err := h.startSeeded(ctx, h.bin, "app-outage", append(h.appEnv(true), "OTEL_GO_X_OBSERVABILITY=true"))
 	if err != nil {
 		return "", err
 	}

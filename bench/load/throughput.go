@@ -38,19 +38,14 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 		if !on {
 			variant = "B"
 		}
-		a, err := h.startSeeded(ctx, fmt.Sprintf("app-throughput-%d-%s", i/2+1, variant), h.appEnv(on))
+		a, err := h.startSeeded(ctx, h.bin, fmt.Sprintf("app-throughput-%d-%s", i/2+1, variant), h.appEnv(on))
 		if err != nil {
 			return b.String(), err
 		}
-		// CPU time over the measured window only, read when the warm-up ends.
-		cpu0 := make(chan [2]time.Duration, 1)
-		time.AfterFunc(h.o.warmup, func() { cpu0 <- h.cpu(a) })
-		s := closedLoop(ctx, h.postURL(a), h.o.workers, h.o.warmup, h.o.duration)
-		c0, c1 := <-cpu0, h.cpu(a)
+		r := h.measure(ctx, a, h.postURL(a), variant)
 		a.proc.stop()
-		r := run{variant, s, c1[0] - c0[0], c1[1] - c0[1]}
 		logf("throughput %s run %d: %s; app CPU %s/request, collector CPU %.0f %% of a core",
-			variant, i/2+1, s, r.perRequest(), r.colShare())
+			variant, i/2+1, r.s, r.perRequest(), r.colShare())
 		runs = append(runs, r)
 		if ctx.Err() != nil {
 			return b.String(), ctx.Err()
@@ -72,14 +67,7 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 	}
 	rpsA, p99A := best("A")
 	rpsB, p99B := best("B")
-	cpuPer := func(v string) (least float64) {
-		for _, r := range runs {
-			if r.variant == v && (least == 0 || r.cpuPerRequest() < least) {
-				least = r.cpuPerRequest()
-			}
-		}
-		return least
-	}
+	cpuPer := func(v string) float64 { return leastCPU(runs, v) }
 	fmt.Fprintf(&b, "`GET /api/posts/{id}` (Redis cache hit, PostgreSQL behind it), %d keep-alive workers in a closed loop, "+
 		"%s warm-up then %s measured per run, the app restarted for each run, A and B alternating. "+
 		"A: traces and logs exported over OTLP/HTTP to a running collector, `parentbased_always_on`, metrics on /metrics. "+
@@ -102,6 +90,27 @@ func (h *harness) throughput(ctx context.Context) (string, error) {
 		"App CPU per request (user + system, from /proc) is the figure least disturbed by that and by other work on the machine.\n",
 		spans1-spans0)
 	return b.String(), nil
+}
+
+// measure runs the closed loop on url against a and returns it with the
+// CPU time the app and the collector used in the measured window only (read
+// when the warm-up ends).
+func (h *harness) measure(ctx context.Context, a *app, url, variant string) run {
+	cpu0 := make(chan [2]time.Duration, 1)
+	time.AfterFunc(h.o.warmup, func() { cpu0 <- h.cpu(a) })
+	s := closedLoop(ctx, url, h.o.workers, h.o.warmup, h.o.duration)
+	c0, c1 := <-cpu0, h.cpu(a)
+	return run{variant, s, c1[0] - c0[0], c1[1] - c0[1]}
+}
+
+// leastCPU is the least app CPU per request in µs of the runs of variant.
+func leastCPU(runs []run, variant string) (least float64) {
+	for _, r := range runs {
+		if r.variant == variant && (least == 0 || r.cpuPerRequest() < least) {
+			least = r.cpuPerRequest()
+		}
+	}
+	return least
 }
 
 // cpu returns the CPU time used so far by the app and by the collector.
