@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,7 +93,7 @@ func metricValue(a *app, name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	fams, err := testproc.ParseMetrics(bytes.NewReader(body))
+	fams, err := testproc.ParseMetricsText(string(body))
 	if err != nil {
 		return 0, err
 	}

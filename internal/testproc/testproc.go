@@ -1,6 +1,12 @@
-// Package testproc runs the programs that end-to-end tests need (the app,
-// collectors, Prometheus): started in a process group, stopped when the test
-// ends, their output kept and shown when the test fails.
+// Package testproc is the toolkit the end-to-end tests (internal/stacktest,
+// leaktest, faulttest) and bench/load share. It runs the programs they need
+// (the app, collectors, Prometheus): started in a process group, stopped
+// when the test ends, their output kept and shown when the test fails
+// ([Start], [Launch]). And it reads what those programs produce with the
+// libraries made for it: OTLP with the go.opentelemetry.io/proto/otlp types
+// and protojson ([ReadSpans], [SendSpans]), Prometheus text with expfmt
+// ([ParseMetrics], [Sum]), /proc with prometheus/procfs ([RSS], [CPUTime]).
+// Load itself comes from package loadgen.
 package testproc
 
 import (
