@@ -3,15 +3,24 @@
 #   make bench  micro-benchmarks of telemetry/: bench/micro.txt, benchstat, and
 #               the micro section of bench/RESULTS.md
 #   make load   the real app under load, with PostgreSQL, Redis and bin/otelcol:
-#               the load section of bench/RESULTS.md (~10 minutes)
+#               the load section of bench/RESULTS.md (~10 minutes); with
+#               BASELINE=<git ref> also that revision's app CPU per request
 
 GO               ?= go
 BENCH_PATTERN    ?= BenchmarkMiddleware|BenchmarkLogRecord
 BENCH_COUNT      ?= 6
-MICRO_GOAL_NAIVE ?= 0.50
-MICRO_GOAL_PLAIN ?= 1.20
+# Goals of the micro section: the middleware at most MICRO_GOAL_METERED× the
+# naive instrumentation that records the same metrics (ns/op and allocs/op),
+# a log record at most MICRO_GOAL_PLAIN× slog's plain JSON handler in ns/op
+# with at most MICRO_GOAL_EXTRA_ALLOCS allocations more.
+MICRO_GOAL_METERED      ?= 1.10
+MICRO_GOAL_PLAIN        ?= 1.30
+MICRO_GOAL_EXTRA_ALLOCS ?= 2
 # e.g. LOAD_FLAGS='-duration 3s -outage 20s -runs 1' for a quick look
 LOAD_FLAGS       ?=
+# A git revision (BASELINE=main, BASELINE=HEAD~3) whose app `make load` also
+# builds and alternates with the working tree's, comparing CPU per request.
+BASELINE         ?=
 
 # benchstat as a go.mod tool when the module has it, else the released one.
 BENCHSTAT ?= $(shell $(GO) tool -n benchstat >/dev/null 2>&1 && echo '$(GO) tool benchstat' || echo '$(GO) run golang.org/x/perf/cmd/benchstat@latest')
@@ -25,7 +34,7 @@ bench: ## micro-benchmarks of telemetry/ (kit vs naive vs plain) into bench/RESU
 		echo "$(BENCHSTAT) bench/micro.txt"; \
 		$(BENCHSTAT) bench/micro.txt > "$$stat"; \
 		$(GO) run ./bench/load micro -in bench/micro.txt -benchstat "$$stat" \
-			-goal-naive $(MICRO_GOAL_NAIVE) -goal-plain $(MICRO_GOAL_PLAIN)
+			-goal-metered $(MICRO_GOAL_METERED) -goal-plain $(MICRO_GOAL_PLAIN) -goal-extra-allocs $(MICRO_GOAL_EXTRA_ALLOCS)
 
 load: bin/otelcol ## the real app under load, telemetry on vs off, collector outage, cold start, /metrics (needs PostgreSQL, Redis)
-	$(GO) run ./bench/load $(LOAD_FLAGS)
+	$(GO) run ./bench/load $(LOAD_FLAGS) $(if $(BASELINE),-baseline '$(BASELINE)')

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // coldStart times the embedded default (SQLite in a fresh directory, no
@@ -36,7 +38,7 @@ func (h *harness) coldStart(ctx context.Context) (string, error) {
 		"SQLite in a fresh directory (migrations included), no Redis, no exporter: only the listen addresses, "+
 		"`DATABASE_URL`, `LOG_LEVEL=info` and a `FRONTEND_DIR` that does not exist are set (so bcrypt has its default cost, 10). %d runs.\n\n", len(times))
 	b.WriteString(goalTable([]goal{
-		{"cold start ≤ 300 ms", fmt.Sprintf("best %s, median %s", ms(best), ms(med)), med <= 300*time.Millisecond},
+		{"cold start ≤ 300 ms", fmt.Sprintf("best %s, median %s", loadgen.Ms(best), loadgen.Ms(med)), med <= 300*time.Millisecond},
 	}))
 	b.WriteString("\nThe goal is judged on the median. Runs: ")
 	for i, t := range times {

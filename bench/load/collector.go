@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // collectorConfig receives OTLP over gRPC and HTTP and throws it away (the
@@ -86,7 +86,7 @@ func (c *collector) start(ctx context.Context) error {
 	}
 	c.proc = p
 	if err := waitHTTP(ctx, p, "http://"+c.metrics+"/metrics", 50*time.Millisecond, 30*time.Second); err != nil {
-		p.kill()
+		p.Kill()
 		return err
 	}
 	// The receiver answers 405 to GET: up is enough.
@@ -100,7 +100,13 @@ func (c *collector) accepted(ctx context.Context) (spans, logs float64, err erro
 	if err != nil {
 		return 0, 0, err
 	}
-	return metricSum(text, "otelcol_receiver_accepted_spans"), metricSum(text, "otelcol_receiver_accepted_log_records"), nil
+	fams, err := testproc.ParseMetricsText(text)
+	if err != nil {
+		return 0, 0, err
+	}
+	spans, _ = testproc.Sum(fams, "otelcol_receiver_accepted_spans")
+	logs, _ = testproc.Sum(fams, "otelcol_receiver_accepted_log_records")
+	return spans, logs, nil
 }
 
 func (c *collector) stop() {
@@ -114,52 +120,11 @@ func (c *collector) stop() {
 func scrape(ctx context.Context, url string) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	t0 := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	status, b, err := testproc.Get(ctx, url)
 	d := time.Since(t0)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %d", url, status)
 	}
 	return string(b), d, err
-}
-
-// series lists the series lines of a Prometheus text exposition (every line
-// that is not blank and not a # comment).
-func series(text string) []string {
-	var out []string
-	for line := range strings.SplitSeq(text, "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// metricSum adds up every series of the metric called name (or name_total,
-// as Prometheus exporters spell counters).
-func metricSum(text, name string) float64 {
-	var sum float64
-	for _, line := range series(text) {
-		metric, rest, _ := strings.Cut(line, " ")
-		if i := strings.IndexByte(metric, '{'); i >= 0 {
-			metric = line[:i]
-			if j := strings.LastIndexByte(line, '}'); j >= 0 {
-				rest = strings.TrimSpace(line[j+1:])
-			}
-		}
-		if metric != name && metric != name+"_total" {
-			continue
-		}
-		value, _, _ := strings.Cut(rest, " ") // a timestamp may follow
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // newClient returns a keep-alive client for up to conns concurrent requests
@@ -48,49 +51,27 @@ func get(ctx context.Context, c *http.Client, url, host string) (status int, err
 	return resp.StatusCode, err
 }
 
-// maxPerWorker bounds a closed-loop worker however fast the server is.
-const maxPerWorker = 50_000_000
-
 // closedLoop runs workers that each send GET url, wait for the answer and
 // send the next, for warmup and then measure; only requests started during
-// measure count. It returns every measured latency.
-func closedLoop(ctx context.Context, url string, workers int, warmup, measure time.Duration) summary {
+// measure count.
+func closedLoop(ctx context.Context, url string, workers int, warmup, measure time.Duration) loadgen.Summary {
 	c := newClient(workers)
 	defer c.CloseIdleConnections()
 	start := time.Now()
 	from, until := start.Add(warmup), start.Add(warmup+measure)
-	lats := make([][]time.Duration, workers)
-	fails := make([]int, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			lat := make([]time.Duration, 0, 1<<16)
-			for range maxPerWorker {
-				t0 := time.Now()
-				if !t0.Before(until) || ctx.Err() != nil {
-					break
-				}
-				_, err := get(ctx, c, url, "")
-				if t0.Before(from) {
-					continue
-				}
-				if err == nil {
-					lat = append(lat, time.Since(t0))
-				} else {
-					fails[w]++
-				}
-			}
-			lats[w] = lat
-		})
-	}
-	wg.Wait()
-	var all []time.Duration
-	failed := 0
-	for w := range workers {
-		all = append(all, lats[w]...)
-		failed += fails[w]
-	}
-	return summarize(all, failed, measure)
+	samples := make([][]loadgen.Sample, workers)
+	loadgen.Closed(ctx, workers, 0, func(w int) bool {
+		t0 := time.Now()
+		if !t0.Before(until) {
+			return false
+		}
+		_, err := get(ctx, c, url, "")
+		if !t0.Before(from) {
+			samples[w] = append(samples[w], loadgen.Sample{Start: t0, Took: time.Since(t0), Err: err})
+		}
+		return true
+	})
+	return loadgen.Summarize(slices.Concat(samples...), measure)
 }
 
 // openLoad sends GET url at a fixed rate whatever the answers take (an
@@ -99,11 +80,9 @@ func closedLoop(ctx context.Context, url string, workers int, warmup, measure ti
 // measured from when the request was due, so a stall is not hidden by the
 // requests that were not sent during it.
 type openLoad struct {
-	phase    atomic.Int32
-	mu       sync.Mutex
-	lat      map[int32][]time.Duration
-	failed   map[int32]int
-	firstErr map[int32]string
+	phase   atomic.Int32
+	mu      sync.Mutex
+	samples map[int32][]loadgen.Sample
 }
 
 // maxInFlight bounds the generator; a request that would exceed it fails.
@@ -112,52 +91,34 @@ const maxInFlight = 512
 // run sends requests until ctx is done or limit passes, then waits for
 // those in flight.
 func (o *openLoad) run(ctx context.Context, url string, rate int, limit time.Duration) {
-	o.lat, o.failed, o.firstErr = map[int32][]time.Duration{}, map[int32]int{}, map[int32]string{}
+	o.samples = map[int32][]loadgen.Sample{}
 	c := newClient(maxInFlight)
 	defer c.CloseIdleConnections()
 	sem := make(chan struct{}, maxInFlight)
-	interval := time.Second / time.Duration(rate)
-	start := time.Now()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for i := range int(limit / interval) {
-		due := start.Add(time.Duration(i) * interval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(due)):
-		}
+	n := int(limit / (time.Second / time.Duration(rate)))
+	loadgen.Open(ctx, float64(rate), n, func(_ int, due time.Time) {
 		phase := o.phase.Load()
 		select {
 		case sem <- struct{}{}:
 		default:
-			o.record(phase, 0, fmt.Errorf("more than %d requests in flight", maxInFlight))
-			continue
+			o.record(phase, loadgen.Sample{Start: due, Err: fmt.Errorf("more than %d requests in flight", maxInFlight)})
+			return
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			// A request sent finishes (the client's timeout bounds it) even
-			// when the load stops: stopping is not a failure of the app.
-			_, err := get(context.WithoutCancel(ctx), c, url, "")
-			o.record(phase, time.Since(due), err)
-		})
-	}
+		defer func() { <-sem }()
+		// A request sent finishes (the client's timeout bounds it) even
+		// when the load stops: stopping is not a failure of the app.
+		_, err := get(context.WithoutCancel(ctx), c, url, "")
+		o.record(phase, loadgen.Sample{Start: due, Took: time.Since(due), Err: err})
+	})
 }
 
-func (o *openLoad) record(phase int32, d time.Duration, err error) {
+func (o *openLoad) record(phase int32, s loadgen.Sample) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err != nil {
-		o.failed[phase]++
-		if o.firstErr[phase] == "" {
-			o.firstErr[phase] = err.Error()
-		}
-		return
-	}
-	o.lat[phase] = append(o.lat[phase], d)
+	o.samples[phase] = append(o.samples[phase], s)
 }
 
 // result summarises one phase; call it after run returned.
-func (o *openLoad) result(phase int32, elapsed time.Duration) summary {
-	return summarize(o.lat[phase], o.failed[phase], elapsed)
+func (o *openLoad) result(phase int32, elapsed time.Duration) loadgen.Summary {
+	return loadgen.Summarize(o.samples[phase], elapsed)
 }

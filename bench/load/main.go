@@ -49,8 +49,10 @@ type options struct {
 	flood, floodWorkers int
 	only                string
 	otelcol, results    string
+	baseline            string
 }
 
+// scenarios run by default; "baseline" joins them when -baseline names a revision.
 var scenarios = []string{"throughput", "outage", "coldstart", "metrics"}
 
 func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
@@ -69,13 +71,22 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.only, "only", strings.Join(scenarios, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.otelcol, "otelcol", "bin/otelcol", "the collector built by `make collector`")
 	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "markdown file whose load section is rewritten")
+	fs.StringVar(&o.baseline, "baseline", "", "a git revision whose app to compare CPU per request with (adds the baseline scenario)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, s := range strings.Split(o.only, ",") {
-		if !slices.Contains(scenarios, s) {
-			return fmt.Errorf("-only: unknown scenario %q (have %s)", s, strings.Join(scenarios, ", "))
+	only := strings.Split(o.only, ",")
+	if o.baseline != "" && !slices.Contains(only, "baseline") {
+		only = append(only, "baseline")
+		o.only = strings.Join(only, ",")
+	}
+	for _, s := range only {
+		if !slices.Contains(scenarios, s) && s != "baseline" {
+			return fmt.Errorf("-only: unknown scenario %q (have %s, baseline)", s, strings.Join(scenarios, ", "))
 		}
+	}
+	if slices.Contains(only, "baseline") && o.baseline == "" {
+		return errors.New("-only baseline needs -baseline <git revision>")
 	}
 	if o.runs < 1 || o.workers < 1 || o.rate < 1 || o.coldStarts < 1 || o.floodWorkers < 1 {
 		return errors.New("-runs, -workers, -rate, -coldstarts and -flood-workers must be positive")
@@ -110,6 +121,8 @@ type harness struct {
 	o        options
 	dir      string
 	bin      string
+	baseBin  string // the -baseline revision's app
+	baseRev  string // and its abbreviated commit
 	pgURL    string
 	redisURL string
 	col      *collector
@@ -134,8 +147,14 @@ func newHarness(ctx context.Context, o options) (*harness, error) {
 	if h.bin, err = filepath.Abs(h.bin); err != nil {
 		return h, err
 	}
+	if o.baseline != "" {
+		logf("building %s's ./app in a temporary git worktree", o.baseline)
+		if h.baseBin, h.baseRev, err = buildBaseline(ctx, o.baseline, dir); err != nil {
+			return h, err
+		}
+	}
 	need := func(s string) bool { return strings.Contains(o.only, s) }
-	if need("throughput") || need("outage") || need("metrics") {
+	if need("throughput") || need("outage") || need("metrics") || need("baseline") {
 		pg, drop, err := postgresDB(ctx)
 		if err != nil {
 			return h, err
@@ -180,6 +199,7 @@ func (h *harness) run(ctx context.Context) string {
 		{"outage", "2. Collector unreachable under steady load", h.outage},
 		{"coldstart", "3. Cold start", h.coldStart},
 		{"metrics", "4. /metrics scrape and cardinality", h.metrics},
+		{"baseline", "5. App CPU per request: the working tree vs " + h.o.baseline, h.baselineCPU},
 	}
 	for _, s := range steps {
 		if !slices.Contains(strings.Split(h.o.only, ","), s.name) {
@@ -226,8 +246,8 @@ func (h *harness) appEnv(telemetry bool) []string {
 
 // startSeeded starts the app and, the first time, seeds a user and a post;
 // it reads the post once so it is in the Redis cache.
-func (h *harness) startSeeded(ctx context.Context, name string, env []string) (*app, error) {
-	a, err := startApp(ctx, h.bin, h.dir, name, 20*time.Millisecond, env)
+func (h *harness) startSeeded(ctx context.Context, bin, name string, env []string) (*app, error) {
+	a, err := startApp(ctx, bin, h.dir, name, 20*time.Millisecond, env)
 	if err != nil {
 		return nil, err
 	}

@@ -13,13 +13,16 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"example.com/otelstarter/internal/loadgen"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // metrics times the admin /metrics scrape after traffic on every route,
 // then floods the app with requests to unknown URLs and unknown Host
 // headers and checks that no series was added.
 func (h *harness) metrics(ctx context.Context) (string, error) {
-	a, err := h.startSeeded(ctx, "app-metrics", h.appEnv(true))
+	a, err := h.startSeeded(ctx, h.bin, "app-metrics", h.appEnv(true))
 	if err != nil {
 		return "", err
 	}
@@ -38,18 +41,24 @@ func (h *harness) metrics(ctx context.Context) (string, error) {
 		}
 		times = append(times, d)
 	}
-	before := seriesIDs(text)
+	before, fams, err := seriesIDs(text)
+	if err != nil {
+		return "", err
+	}
 	sizeBefore := len(text)
 
 	logf("metrics: %d requests to unknown URLs", h.o.flood)
 	codes, dur := flood(ctx, a.url, h.o.flood, h.o.floodWorkers)
-	if err := a.proc.exited(); err != nil {
+	if err := a.proc.Exited(); err != nil {
 		return "", err
 	}
 	if text, _, err = scrape(ctx, a.admin+"/metrics"); err != nil {
 		return "", err
 	}
-	afterIDs := seriesIDs(text)
+	afterIDs, _, err := seriesIDs(text)
+	if err != nil {
+		return "", err
+	}
 	added, removed := diff(before, afterIDs), diff(afterIDs, before)
 
 	var b strings.Builder
@@ -62,9 +71,8 @@ func (h *harness) metrics(ctx context.Context) (string, error) {
 			len(added) == 0 && len(removed) == 0},
 	}))
 	fmt.Fprintf(&b, "\nScrape: median %s (best %s), %d bytes, %d series before the flood; %d bytes after.\n",
-		ms(median(times)), ms(slices.Min(times)), sizeBefore, len(before), len(text))
+		loadgen.Ms(median(times)), loadgen.Ms(slices.Min(times)), sizeBefore, len(before), len(text))
 	b.WriteString("\nLargest metric families (series, histogram buckets included): ")
-	fams := families(before)
 	for i, f := range fams[:min(8, len(fams))] {
 		if i > 0 {
 			b.WriteString(", ")
@@ -192,50 +200,34 @@ func flood(ctx context.Context, base string, n, workers int) (map[string]int, ti
 }
 
 // seriesIDs is the set of series (name and labels, without the value) of
-// a Prometheus exposition.
-func seriesIDs(text string) map[string]bool {
+// a Prometheus exposition, and its metric families, largest first.
+func seriesIDs(text string) (map[string]bool, []family, error) {
+	parsed, err := testproc.ParseMetricsText(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse /metrics: %w", err)
+	}
 	ids := map[string]bool{}
-	for _, line := range series(text) {
-		if i := strings.LastIndexByte(line, '}'); i >= 0 {
-			ids[line[:i+1]] = true
-		} else {
-			name, _, _ := strings.Cut(line, " ")
-			ids[name] = true
+	var fams []family
+	for name, series := range testproc.Series(parsed) {
+		for _, id := range series {
+			ids[id] = true
 		}
+		fams = append(fams, family{name, len(series)})
 	}
-	return ids
-}
-
-// family is a metric family and how many series it has.
-type family struct {
-	name string
-	n    int
-}
-
-// families counts series per metric family, largest first.
-func families(ids map[string]bool) []family {
-	count := map[string]int{}
-	for id := range ids {
-		name, _, _ := strings.Cut(id, "{")
-		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-			if base, ok := strings.CutSuffix(name, suffix); ok {
-				name = base
-				break
-			}
-		}
-		count[name]++
-	}
-	var out []family
-	for name, n := range count {
-		out = append(out, family{name, n})
-	}
-	slices.SortFunc(out, func(a, b family) int {
+	slices.SortFunc(fams, func(a, b family) int {
 		if a.n != b.n {
 			return b.n - a.n
 		}
 		return strings.Compare(a.name, b.name)
 	})
-	return out
+	return ids, fams, nil
+}
+
+// family is a metric family and how many series it has (histogram
+// buckets included).
+type family struct {
+	name string
+	n    int
 }
 
 // diff lists what b has and a has not, sorted.

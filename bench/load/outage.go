@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // Phases of the outage test; nothing is measured while warming up.
@@ -43,7 +46,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 	var b strings.Builder
 	// OTEL_GO_X_OBSERVABILITY makes the SDK count what its batch processors
 	// drop and its exporters fail to send (experimental in otel-go).
-	a, err := h.startSeeded(ctx, "app-outage", append(h.appEnv(true), "OTEL_GO_X_OBSERVABILITY=true"))
+	a, err := h.startSeeded(ctx, h.bin, "app-outage", append(h.appEnv(true), "OTEL_GO_X_OBSERVABILITY=true"))
 	if err != nil {
 		return "", err
 	}
@@ -61,10 +64,12 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		for range int((o.warmup+2*o.steady+o.outage+time.Minute)/(5*time.Second)) + 1 {
-			r, rerr := rss(a.proc.pid())
+			r, rerr := testproc.RSS(a.proc.pid())
 			text, _, serr := scrape(lctx, a.admin+"/metrics")
 			if rerr == nil && serr == nil {
-				samples = append(samples, sample{time.Since(start), load.phase.Load(), r, metricSum(text, "go_goroutines")})
+				fams, _ := testproc.ParseMetricsText(text)
+				g, _ := testproc.Sum(fams, "go_goroutines")
+				samples = append(samples, sample{time.Since(start), load.phase.Load(), r, g})
 			}
 			select {
 			case <-lctx.Done():
@@ -82,7 +87,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(d):
-			return a.proc.exited()
+			return a.proc.Exited()
 		}
 	}
 
@@ -98,7 +103,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	tKill := time.Now()
-	h.col.proc.kill()
+	h.col.proc.Kill()
 	load.phase.Store(down)
 	logf("outage: collector killed for %s", o.outage)
 	if err := sleep(o.outage); err != nil {
@@ -140,7 +145,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 
 	// Figures per phase.
 	lens := []time.Duration{tKill.Sub(tHealthy), outageLen, o.steady}
-	sums := make([]summary, len(phaseNames))
+	sums := make([]loadgen.Summary, len(phaseNames))
 	for p := range phaseNames {
 		sums[p] = load.result(int32(p), lens[p])
 	}
@@ -180,7 +185,7 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 		"RSS (`VmRSS`) and `go_goroutines` sampled every 5 s.\n\n", o.rate, o.warmup, o.steady, o.outage.Round(time.Second), o.steady)
 	b.WriteString(goalTable([]goal{
 		{"RSS growth ≤ 64 MiB", fmt.Sprintf("%s → max %s: +%s", mib(base.rss), mib(maxRSS), mib(maxRSS-base.rss)), maxRSS-base.rss <= 64<<20},
-		{"outage p99 ≤ 1.1 × healthy p99", fmt.Sprintf("%s vs %s = %.3f×", ms(sums[down].P99), ms(sums[healthy].P99),
+		{"outage p99 ≤ 1.1 × healthy p99", fmt.Sprintf("%s vs %s = %.3f×", loadgen.Ms(sums[down].P99), loadgen.Ms(sums[healthy].P99),
 			float64(sums[down].P99)/float64(sums[healthy].P99)), float64(sums[down].P99) <= 1.1*float64(sums[healthy].P99)},
 		{"no goroutine growth", fmt.Sprintf("healthy %.0f; outage %.0f → %.0f (max %.0f); after %.0f",
 			base.goroutines, firstDown.goroutines, lastDown.goroutines, maxG, final.goroutines),
@@ -191,18 +196,18 @@ func (h *harness) outage(ctx context.Context) (string, error) {
 	b.WriteString("\n| phase | length | ok | failed | p50 | p99 | max |\n|---|---|---|---|---|---|---|\n")
 	for p, s := range sums {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s |\n", phaseNames[p], lens[p].Round(time.Second),
-			s.Requests, s.Failed, ms(s.P50), ms(s.P99), ms(s.Max))
+			s.OK, s.Failed, loadgen.Ms(s.P50), loadgen.Ms(s.P99), loadgen.Ms(s.Max))
 	}
-	for p := range phaseNames {
-		if e := load.firstErr[int32(p)]; e != "" {
-			fmt.Fprintf(&b, "\nFirst failure while %s: `%s`\n", phaseNames[p], e)
+	for p, s := range sums {
+		if len(s.Errors) > 0 {
+			fmt.Fprintf(&b, "\nFirst failure while %s: `%s`\n", phaseNames[p], s.Errors[0])
 		}
 	}
 	b.WriteString("\nWhat the SDK counted (`otel_sdk_*` counters on the app's /metrics at the end; an `error.type` means those items were lost):\n\n")
 	if rows := sdkCounters(sdk); len(rows) > 0 {
 		l := lost(rows)
 		fmt.Fprintf(&b, "Lost in all: **%.0f spans and %.0f log records** (about %.0f requests were served while the collector was down).\n\n",
-			l["span"], l["log"], float64(sums[down].Requests))
+			l["span"], l["log"], float64(sums[down].OK))
 		b.WriteString("| counter | component | error.type | other labels | items |\n|---|---|---|---|---|\n")
 		for _, r := range rows {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f |\n", r.name, r.component, r.errorType, r.other, r.value)
@@ -228,31 +233,36 @@ type sdkCounter struct {
 }
 
 // sdkCounters picks the SDK's own counters (otel_sdk_*_total) out of a
-// Prometheus exposition.
+// Prometheus exposition, sorted by name and labels.
 func sdkCounters(text string) []sdkCounter {
+	fams, _ := testproc.ParseMetricsText(text)
 	var out []sdkCounter
-	for _, line := range series(text) {
-		name, _, _ := strings.Cut(line, "{")
+	for name, f := range fams {
 		if !strings.HasPrefix(name, "otel_sdk_") || !strings.HasSuffix(name, "_total") {
 			continue
 		}
-		c := sdkCounter{name: name}
-		var other []string
-		for _, m := range labelPair.FindAllStringSubmatch(line, -1) {
-			switch k, v := m[1], m[2]; {
-			case k == "otel_component_name":
-				c.component = v
-			case k == "error_type":
-				c.errorType = v
-			case strings.HasPrefix(k, "otel_scope_") || k == "otel_component_type" || strings.HasPrefix(k, "server_"):
-			default:
-				other = append(other, k+"="+v)
+		for _, m := range f.GetMetric() {
+			c := sdkCounter{name: name, value: m.GetCounter().GetValue()}
+			var other []string
+			for _, l := range m.GetLabel() {
+				switch k, v := l.GetName(), l.GetValue(); {
+				case k == "otel_component_name":
+					c.component = v
+				case k == "error_type":
+					c.errorType = v
+				case strings.HasPrefix(k, "otel_scope_") || k == "otel_component_type" || strings.HasPrefix(k, "server_"):
+				default:
+					other = append(other, k+"="+v)
+				}
 			}
+			c.other = strings.Join(other, " ")
+			out = append(out, c)
 		}
-		c.other = strings.Join(other, " ")
-		c.value, _ = strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		out = append(out, c)
 	}
+	slices.SortFunc(out, func(a, b sdkCounter) int {
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.component, b.component),
+			strings.Compare(a.errorType, b.errorType), strings.Compare(a.other, b.other))
+	})
 	return out
 }
 
@@ -272,5 +282,3 @@ func lost(cs []sdkCounter) map[string]float64 {
 	}
 	return out
 }
-
-var labelPair = regexp.MustCompile(`(\w+)="((?:[^"\\]|\\.)*)"`)

@@ -2,26 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
-// process is a program the harness started; stop or kill ends it.
+// process is a program the harness started, its output in a file (a long
+// run writes more than is worth keeping in memory); stop or kill ends it.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  string // file holding its stdout and stderr
-	done chan struct{}
-	err  error
+	*testproc.Process
+	out string // the file holding its stdout and stderr
 }
 
 // startProcess runs bin in its own process group with exactly env (the
@@ -36,71 +32,34 @@ func startProcess(name, bin string, env []string, out string, args ...string) (*
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	p := &process{out: out}
+	p.Process, err = testproc.Launch(name, cmd, p.tail)
+	if err != nil {
+		return nil, err
 	}
-	p := &process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	return p, nil
 }
 
 // pid is the process's id, for /proc.
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// exited returns an error with the end of the output when the process has
-// already ended.
-func (p *process) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited (%v); last output:\n%s", p.name, p.err, p.tail(3000))
-	default:
-		return nil
-	}
-}
+func (p *process) pid() int { return p.Cmd.Process.Pid }
 
 // tail is the last n bytes of the process's output.
-func (p *process) tail(n int64) string {
+func (p *process) tail(n int) string {
 	f, err := os.Open(p.out)
 	if err != nil {
 		return err.Error()
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > n {
-		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	if st, err := f.Stat(); err == nil && st.Size() > int64(n) {
+		_, _ = f.Seek(st.Size()-int64(n), io.SeekStart)
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
 }
 
-// stop sends SIGTERM to the process group and waits up to 25 s (the app's
-// shutdown timeout is 20 s), then kills it.
-func (p *process) stop() {
-	p.signal(syscall.SIGTERM, 25*time.Second)
-}
-
-// kill ends the process group at once, as a crash or an OOM kill would.
-func (p *process) kill() {
-	p.signal(syscall.SIGKILL, 10*time.Second)
-}
-
-func (p *process) signal(sig syscall.Signal, wait time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.pid(), sig)
-	select {
-	case <-p.done:
-	case <-time.After(wait):
-		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-		<-p.done
-	}
-}
+// stop sends SIGTERM and waits up to 25 s (the app's shutdown timeout is
+// 20 s) before it kills the process.
+func (p *process) stop() { p.StopWithin(25 * time.Second) }
 
 // freeAddrs returns n distinct free loopback addresses.
 func freeAddrs(n int) ([]string, error) {
@@ -130,7 +89,7 @@ func waitHTTP(ctx context.Context, p *process, url string, interval, timeout tim
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	for {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return err
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -143,25 +102,10 @@ func waitHTTP(ctx context.Context, p *process, url string, interval, timeout tim
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: no 200 from %s within %s", p.name, url, timeout)
+			return fmt.Errorf("%s: no 200 from %s within %s", p.Name, url, timeout)
 		case <-time.After(interval):
 		}
 	}
-}
-
-// rss returns the resident set size of pid from /proc/<pid>/status.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
 }
 
 // buildApp compiles ./app once into bin/app-bench.
@@ -169,11 +113,7 @@ func buildApp(ctx context.Context) (string, error) {
 	const bin = "bin/app-bench"
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./app: %v\n%s", err, out)
-	}
-	return bin, nil
+	return bin, testproc.GoBuildApp(ctx, ".", bin)
 }
 
 // waitTCP waits until something accepts connections on addr.
@@ -194,28 +134,4 @@ func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat times; Linux fixes it
-// at 100 for user space on every architecture Go supports.
-const clockTick = 10 * time.Millisecond
-
-// cpuTime returns the user plus system CPU time pid has used.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces; the fields after it do not.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14 of proc(5)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * clockTick, nil
 }

@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"example.com/otelstarter/internal/loadgen"
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestCollectorDownThenBack kills the collector under steady load for 20s
@@ -32,7 +36,7 @@ func TestCollectorDownThenBack(t *testing.T) {
 
 	c := newClient()
 	var (
-		samples  []sample
+		samples  []loadgen.Sample
 		loadDone = make(chan struct{})
 	)
 	began := time.Now()
@@ -59,7 +63,7 @@ func TestCollectorDownThenBack(t *testing.T) {
 	// (Not probes: /livez, /readyz and /api/health make no spans.)
 	read := fmt.Sprintf("%s/api/posts/%d", a.URL, id)
 	var firstSpan time.Duration
-	waitUntil(t, "spans of post-restart requests in the collector's file", 15*time.Second, func() error {
+	testproc.Poll(t, "spans of post-restart requests in the collector's file", pollEvery, 15*time.Second, func() error {
 		ids := map[string]bool{}
 		for range 20 {
 			if r, err := do(c, "GET", read, "", nil); err == nil {
@@ -67,7 +71,7 @@ func TestCollectorDownThenBack(t *testing.T) {
 			}
 		}
 		for _, s := range readSpans(t, col2.TracesFile) {
-			if ids[s.TraceID] {
+			if ids[s.HexTraceID()] {
 				firstSpan = time.Since(ready)
 				return nil
 			}
@@ -85,10 +89,10 @@ func TestCollectorDownThenBack(t *testing.T) {
 		{"collector back", restartedAt, began.Add(time.Hour)},
 	}
 	for _, p := range phases {
-		s := summarise(between(samples, p.from, p.to))
+		s := loadgen.Summarize(loadgen.Between(samples, p.from, p.to), 0)
 		t.Logf("%-15s %s", p.name+":", s)
 		if s.Failed > 0 {
-			t.Errorf("%s: %d of %d user requests failed: %v", p.name, s.Failed, s.N, s.Errors)
+			t.Errorf("%s: %d of %d user requests failed: %v", p.name, s.Failed, s.OK+s.Failed, s.Errors)
 		}
 	}
 	growth := rssMax - rss0
@@ -99,17 +103,17 @@ func TestCollectorDownThenBack(t *testing.T) {
 
 	// Every request of the last phase sent after the restart: its spans arrive.
 	var afterIDs []string
-	for _, s := range between(samples, ready, began.Add(time.Hour)) {
-		if s.RequestID != "" {
-			afterIDs = append(afterIDs, s.RequestID)
+	for _, s := range loadgen.Between(samples, ready, began.Add(time.Hour)) {
+		if s.ID != "" {
+			afterIDs = append(afterIDs, s.ID)
 		}
 	}
 	var got int
-	waitUntil(t, "spans of the load after the restart", 5*time.Second, func() error {
+	testproc.Poll(t, "spans of the load after the restart", pollEvery, 5*time.Second, func() error {
 		seen := map[string]bool{}
 		for _, s := range readSpans(t, col2.TracesFile) {
-			if s.Kind == spanKindServer {
-				seen[s.TraceID] = true
+			if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
+				seen[s.HexTraceID()] = true
 			}
 		}
 		got = 0
@@ -172,12 +176,12 @@ func compareP99(t *testing.T, healthy, stuck *app, rate int, warmup, run time.Du
 	type target struct {
 		name    string
 		a       *app
-		samples []sample
+		samples []loadgen.Sample
 	}
 	targets := []*target{{name: "healthy collector", a: healthy}, {name: "collector never answers", a: stuck}}
 	var wg sync.WaitGroup
 	for _, tg := range targets {
-		token := login(t, tg.a, "p99-"+randHex(4)+"@example.com")
+		token := login(t, tg.a, "p99-"+testproc.RandomHex(4)+"@example.com")
 		id := createPost(t, tg.a, token, "read under load")
 		c := newClient()
 		wg.Go(func() {
@@ -188,12 +192,12 @@ func compareP99(t *testing.T, healthy, stuck *app, rate int, warmup, run time.Du
 
 	var p99 [2]time.Duration
 	for i, tg := range targets {
-		all := summarise(tg.samples)
-		s := summarise(between(tg.samples, tg.samples[0].Start.Add(warmup), time.Now()))
+		all := loadgen.Summarize(tg.samples, 0)
+		s := loadgen.Summarize(loadgen.Between(tg.samples, tg.samples[0].Start.Add(warmup), time.Now()), 0)
 		p99[i] = s.P99
 		t.Logf("%-24s %s (after %v warm-up)", tg.name+":", s, warmup)
 		if all.Failed > 0 {
-			t.Errorf("%s: %d of %d requests failed: %v", tg.name, all.Failed, all.N, all.Errors)
+			t.Errorf("%s: %d of %d requests failed: %v", tg.name, all.Failed, all.OK+all.Failed, all.Errors)
 		}
 	}
 	t.Logf("p99 ratio never-answers / healthy = %.2f", float64(p99[1])/float64(p99[0]))

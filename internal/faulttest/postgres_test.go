@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // pgCluster is a PostgreSQL cluster of the test's own (initdb + pg_ctl), so
@@ -77,7 +79,7 @@ func (c *pgCluster) URL() string {
 
 func (c *pgCluster) run(timeout time.Duration, prog string, args ...string) {
 	c.t.Helper()
-	ctx, cancel := ctxTimeout(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	argv := append(append(append([]string{}, c.asUser...), filepath.Join(c.bin, prog)), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -85,7 +87,7 @@ func (c *pgCluster) run(timeout time.Duration, prog string, args ...string) {
 	cmd.Dir = os.TempDir() // readable by the postgres user
 	if out, err := cmd.CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(c.logFile)
-		c.t.Fatalf("%s %s: %v\n%s\n---- server log ----\n%s", prog, strings.Join(args, " "), err, out, tail(string(log), 3000))
+		c.t.Fatalf("%s %s: %v\n%s\n---- server log ----\n%s", prog, strings.Join(args, " "), err, out, testproc.Tail(string(log), 3000))
 	}
 }
 
@@ -118,7 +120,7 @@ func TestPostgresUnreachable(t *testing.T) {
 
 	paths := []string{"/api/posts", fmt.Sprintf("/api/posts/%d", id), "/api/health", "/readyz"}
 	for _, p := range paths {
-		if err := getOK(a.URL + p); err != nil {
+		if err := testproc.HTTPOK(a.URL + p); err != nil {
 			t.Fatalf("before the fault: %v", err)
 		}
 	}
@@ -171,9 +173,9 @@ func TestPostgresUnreachable(t *testing.T) {
 	startBegan := time.Now()
 	pg.start()
 	restartedAt := time.Now()
-	recovered := waitUntil(t, "every path 200 after PostgreSQL came back", 15*time.Second, func() error {
+	recovered := testproc.Poll(t, "every path 200 after PostgreSQL came back", pollEvery, 15*time.Second, func() error {
 		for _, p := range paths {
-			if err := getOK(a.URL + p); err != nil {
+			if err := testproc.HTTPOK(a.URL + p); err != nil {
 				return err
 			}
 		}

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestSIGTERMUnderLoad sends SIGTERM while 20 clients keep sending requests,
@@ -58,7 +61,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		wg.Go(func() {
 			refused := 0
 			for i := 0; time.Now().Before(stopAt) && refused < 3; i++ {
-				o := outcome{traceID: randHex(16), slow: w%4 == 0 && i%2 == 0, start: time.Now()}
+				o := outcome{traceID: testproc.RandomHex(16), slow: w%4 == 0 && i%2 == 0, start: time.Now()}
 				err := sendOne(c, a, token, id, o.traceID, w, i, o.slow)
 				o.end = time.Now()
 				switch {
@@ -101,8 +104,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	col.Stop()
 	server := map[string]int{}
 	for _, s := range readSpans(t, col.TracesFile) {
-		if s.Kind == spanKindServer {
-			server[s.TraceID]++
+		if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
+			server[s.HexTraceID()]++
 		}
 	}
 
@@ -144,7 +147,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		exitErr, exitTook.Round(time.Millisecond), shutdownTimeout, spans, answered)
 
 	if exitErr != nil {
-		t.Errorf("exit: %v, want status 0\n%s", exitErr, tail(a.Output(), 2000))
+		t.Errorf("exit: %v, want status 0\n%s", exitErr, testproc.Tail(a.Output(), 2000))
 	}
 	if exitTook > shutdownTimeout {
 		t.Errorf("exited %v after SIGTERM, want within SHUTDOWN_TIMEOUT %v", exitTook, shutdownTimeout)
@@ -201,7 +204,7 @@ func sendOne(c *http.Client, a *app, token string, id int64, traceID string, w, 
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	req.Header.Set("traceparent", "00-"+traceID+"-"+randHex(8)+"-01")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+testproc.RandomHex(8)+"-01")
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
@@ -212,7 +215,7 @@ func sendOne(c *http.Client, a *app, token string, id int64, traceID string, w, 
 		return fmt.Errorf("reading the body: %w", err)
 	}
 	if resp.StatusCode != want || !json.Valid(body) {
-		return fmt.Errorf("status %d, want %d: %s", resp.StatusCode, want, tail(string(body), 200))
+		return fmt.Errorf("status %d, want %d: %s", resp.StatusCode, want, testproc.Tail(string(body), 200))
 	}
 	if got := resp.Header.Get("X-Request-Id"); got != traceID {
 		return fmt.Errorf("X-Request-Id %s, want the trace ID sent %s", got, traceID)

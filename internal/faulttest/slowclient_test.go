@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestSlowClients opens 50 slowloris connections (a request's headers, one
@@ -93,16 +96,16 @@ func TestSlowClients(t *testing.T) {
 	c := newClient()
 	lorisDone := make(chan struct{})
 	go func() { wg.Wait(); close(lorisDone) }()
-	var normal []sample
+	var normal []loadgen.Sample
 	for i := 0; ; i++ {
 		select {
 		case <-lorisDone:
 		default:
-			s := sample{Start: time.Now()}
+			s := loadgen.Sample{Start: time.Now()}
 			r, err := do(c, "GET", fmt.Sprintf("%s/api/posts/%d", a.URL, id), "", nil)
-			s.Took, s.OK = time.Since(s.Start), err == nil && r.Status == 200
-			if !s.OK {
-				s.Err = fmt.Sprintf("%v %d", err, r.Status)
+			s.Took = time.Since(s.Start)
+			if err != nil || r.Status != 200 {
+				s.Err = fmt.Errorf("%v %d", err, r.Status)
 			}
 			normal = append(normal, s)
 			time.Sleep(100 * time.Millisecond)
@@ -125,7 +128,7 @@ func TestSlowClients(t *testing.T) {
 	if open > 0 || last > headerDeadline {
 		t.Errorf("slowloris: %d connections still open, last closed at %v: want all closed within %v", open, last, headerDeadline)
 	}
-	s := summarise(normal)
+	s := loadgen.Summarize(normal, 0)
 	t.Logf("ordinary requests during the slowloris: %s", s)
 	if s.Failed > 0 || s.P99 > 100*time.Millisecond {
 		t.Errorf("ordinary requests next to slow clients: %s %v; want none failed and p99 < 100ms", s, s.Errors)
@@ -184,8 +187,8 @@ func TestSlowWebSocketReader(t *testing.T) {
 	if !strings.HasPrefix(string(head), "HTTP/1.1 101") {
 		t.Fatalf("WebSocket handshake answered %q", head)
 	}
-	waitUntil(t, "websocket_active_connections = 1", 5*time.Second, func() error {
-		if v, err := metricValue(t, a, "websocket_active_connections"); err != nil || v != 1 {
+	testproc.Poll(t, "websocket_active_connections = 1", pollEvery, 5*time.Second, func() error {
+		if v, err := metricValue(a, "websocket_active_connections"); err != nil || v != 1 {
 			return fmt.Errorf("%v (%v)", v, err)
 		}
 		return nil
@@ -226,15 +229,15 @@ func TestSlowWebSocketReader(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 		rssMax = max(rssMax, rss(t, pid))
-		if v, err := metricValue(t, a, "websocket_active_connections"); err == nil && v == 0 && droppedN < 0 {
+		if v, err := metricValue(a, "websocket_active_connections"); err == nil && v == 0 && droppedN < 0 {
 			mu.Lock()
 			droppedN = created
 			mu.Unlock()
 		}
 	}
 	postsTook := time.Since(began)
-	gone := waitUntil(t, "websocket_active_connections back to 0", 15*time.Second, func() error {
-		if v, err := metricValue(t, a, "websocket_active_connections"); err != nil || v != 0 {
+	gone := testproc.Poll(t, "websocket_active_connections back to 0", pollEvery, 15*time.Second, func() error {
+		if v, err := metricValue(a, "websocket_active_connections"); err != nil || v != 0 {
 			return fmt.Errorf("%v (%v)", v, err)
 		}
 		return nil

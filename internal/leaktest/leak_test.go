@@ -2,7 +2,9 @@ package leaktest
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +19,11 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to break the app's database from outside
 
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -98,8 +105,8 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two collectors and the app; skipped with -short")
 	}
-	otelcolBin := otelcol(t)
-	appBin := buildApp(t)
+	otelcolBin := testproc.Otelcol(t)
+	appBin := testproc.BuildApp(t)
 	dir := t.TempDir()
 
 	// The fakes: Sentry (both DSNs, told apart by project ID) and the
@@ -113,13 +120,13 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	frontendDSN := "http://frontendpublickey@" + sentryHost + "/2"
 
 	// Keep every trace, decide fast, flush span metrics often.
-	s := testproc.StartCollectors(t, otelcolBin, repoPath(t, "internal", "leaktest", "testdata", "sink.yaml"),
-		freeAddr(t), promWrite.URL+"/api/v1/write",
+	s := testproc.StartCollectors(t, otelcolBin, testproc.RepoPath(t, "internal", "leaktest", "testdata", "sink.yaml"),
+		testenv.FreeAddr(t), promWrite.URL+"/api/v1/write",
 		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100", "OTELCOL_TAIL_DECISION_WAIT=1s", "OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s")
 
 	dbPath := filepath.Join(dir, "blog.db")
-	appHTTP, appAdmin := freeAddr(t), freeAddr(t)
-	app := start(t, "app", []string{
+	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	app := testproc.Start(t, "app", []string{
 		"HTTP_ADDR=" + appHTTP,
 		"ADMIN_ADDR=" + appAdmin,
 		"DATABASE_URL=sqlite:" + dbPath,
@@ -145,7 +152,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"SENTRY_ENVIRONMENT=development",
 	}, appBin)
 	base := "http://" + appHTTP
-	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(base + "/readyz") }, app, s.Collector, s.Sink)
+	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app, s.Collector, s.Sink)
 
 	// 1. The session.
 	c := client{t, base}
@@ -176,12 +183,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// email and IP in the exception message. Not the password: the
 	// frontend.error line keeps the message, masked by shape (emails, IPs,
 	// bearer tokens), and no pattern can recognise a free-form password.
-	browserTrace, browserSpan := randHex(16), randHex(8)
+	browserTrace, browserSpan := testproc.RandomHex(16), testproc.RandomHex(8)
 	envelope := fmt.Sprintf(`{"event_id":"%s","dsn":%q,"sent_at":"%s","trace":{"trace_id":"%s","public_key":"frontendpublickey"}}`+"\n"+
 		`{"type":"event"}`+"\n"+
 		`{"event_id":"%s","platform":"javascript","exception":{"values":[{"type":"TypeError","value":"cannot load the profile of %s from %s"}]},"contexts":{"trace":{"trace_id":"%s","span_id":"%s"}},"user":{"email":%q,"ip_address":"{{auto}}"}}`+"\n",
-		randHex(16), frontendDSN, time.Now().UTC().Format(time.RFC3339), browserTrace,
-		randHex(16), email, clientIP, browserTrace, browserSpan, email)
+		testproc.RandomHex(16), frontendDSN, time.Now().UTC().Format(time.RFC3339), browserTrace,
+		testproc.RandomHex(16), email, clientIP, browserTrace, browserSpan, email)
 	c.want(c.do("POST", "/api/sentry-tunnel", "text/plain;charset=UTF-8", envelope, ""), 200, "sentry tunnel")
 
 	// A backend failure with the secrets in flight: the posts table goes
@@ -208,16 +215,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// 3. The app's own /metrics, in both formats (OpenMetrics has exemplars).
 	scrape := ""
 	for _, accept := range []string{"text/plain", "application/openmetrics-text; version=1.0.0"} {
-		req, _ := http.NewRequest("GET", "http://"+appAdmin+"/metrics", nil)
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
+		status, b, err := testproc.Get(context.Background(), "http://"+appAdmin+"/metrics", "Accept", accept)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET /metrics (%s): %s", accept, resp.Status)
+		if status != 200 {
+			t.Fatalf("GET /metrics (%s): status %d", accept, status)
 		}
 		scrape += string(b)
 	}
@@ -231,19 +234,19 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// 5. Wait until every sink holds what the session must have produced,
 	// so that finding no secret there proves something.
 	tracesPath, logsPath := filepath.Join(s.SinkDir, "traces.jsonl"), filepath.Join(s.SinkDir, "logs.jsonl")
-	waitFor(t, "the session in every sink", 90*time.Second, func() error {
-		spans := readSpans(tracesPath)
-		if !slices.ContainsFunc(spans, func(sp otlpSpan) bool { return sp.TraceID == errTrace }) {
+	testproc.WaitFor(t, "the session in every sink", 90*time.Second, func() error {
+		spans, _ := testproc.ReadSpans(tracesPath)
+		if !slices.ContainsFunc(spans, func(sp testproc.Span) bool { return sp.HexTraceID() == errTrace }) {
 			return fmt.Errorf("the failed request's trace %s is not in the sink (%d spans)", errTrace, len(spans))
 		}
-		if !slices.ContainsFunc(spans, func(sp otlpSpan) bool { return sp.TraceID == direct.traceID }) {
+		if !slices.ContainsFunc(spans, func(sp testproc.Span) bool { return sp.HexTraceID() == direct.traceID }) {
 			return fmt.Errorf("the direct span is not in the sink")
 		}
-		logs := readLogs(logsPath)
-		if !slices.ContainsFunc(logs, func(r otlpLog) bool { return r.TraceID == browserTrace }) {
+		logs, _ := testproc.ReadLogs(logsPath)
+		if !slices.ContainsFunc(logs, func(r testproc.LogRecord) bool { return r.HexTraceID() == browserTrace }) {
 			return fmt.Errorf("the frontend.error record (trace %s) is not in the sink (%d records)", browserTrace, len(logs))
 		}
-		if !slices.ContainsFunc(logs, func(r otlpLog) bool { return r.TraceID == direct.logTraceID }) {
+		if !slices.ContainsFunc(logs, func(r testproc.LogRecord) bool { return r.HexTraceID() == direct.logTraceID }) {
 			return fmt.Errorf("the direct log record is not in the sink")
 		}
 		if !strings.Contains(remoteWrites(promWrite), "http_server_request_duration_seconds") {
@@ -299,8 +302,10 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	}
 	rw, _ := promWrite.requests()
 	sentryReqs, _ := sentry.requests()
+	spans, _ := testproc.ReadSpans(tracesPath)
+	logs, _ := testproc.ReadLogs(logsPath)
 	t.Logf("records: %d spans, %d log records in the sink; %d remote writes; %d Sentry envelopes (1 forwarded by the tunnel)",
-		len(readSpans(tracesPath)), len(readLogs(logsPath)), len(rw), len(sentryReqs))
+		len(spans), len(logs), len(rw), len(sentryReqs))
 	for _, sink := range []string{"app stdout", "app /metrics scrape", "sink traces (Tempo)", "sink logs (Loki)", "remote write (Prometheus)", "backend Sentry envelopes"} {
 		if len(sinks[sink]) == 0 {
 			t.Errorf("%s is empty: the search proves nothing there", sink)
@@ -343,12 +348,13 @@ type direct struct {
 // personal data straight to the shipped collector's OTLP/HTTP receiver.
 func sendDirect(t *testing.T, collector string) direct {
 	t.Helper()
-	now := time.Now()
-	d := direct{traceID: randHex(16), spanID: randHex(8), logTraceID: randHex(16)}
-	sp := otlpSpan{
-		TraceID: d.traceID, SpanID: d.spanID, Name: "POST /api/login", Kind: 2,
-		StartTimeUnixNano: nanos(now), EndTimeUnixNano: nanos(now.Add(time.Millisecond)),
-		Attributes: strAttrs(
+	now := uint64(time.Now().UnixNano())
+	traceID, spanID, logTraceID := testproc.RandomID(16), testproc.RandomID(8), testproc.RandomID(16)
+	d := direct{traceID: hex.EncodeToString(traceID), spanID: hex.EncodeToString(spanID), logTraceID: hex.EncodeToString(logTraceID)}
+	sp := &tracepb.Span{
+		TraceId: traceID, SpanId: spanID, Name: "POST /api/login", Kind: tracepb.Span_SPAN_KIND_SERVER,
+		StartTimeUnixNano: now, EndTimeUnixNano: now + uint64(time.Millisecond),
+		Attributes: testproc.StrAttrs(
 			"http.route", "/api/login",
 			"user.email", directEmail,
 			"client.address", directIP,
@@ -357,19 +363,22 @@ func sendDirect(t *testing.T, collector string) direct {
 			"http.request.header.x-forwarded-for", directXFF,
 			"app.note", "mail "+directEmail+" from "+directIP+" with Bearer "+directBearer,
 		),
-		Events: []otlpEvent{{TimeUnixNano: nanos(now), Name: "exception", Attributes: strAttrs(
+		Events: []*tracepb.Span_Event{{TimeUnixNano: now, Name: "exception", Attributes: testproc.StrAttrs(
 			"exception.message", "login of "+directEmail+" from "+directIP+" failed",
 		)}},
+		// error: kept by tail sampling whatever the share
+		Status: &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR},
 	}
-	sp.Status.Code = 2 // error: kept by tail sampling whatever the share
-	if err := sendSpans(collector, "careless-service", sp); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testproc.SendSpans(ctx, collector, "careless-service", "leaktest", sp); err != nil {
 		t.Fatal(err)
 	}
-	body := "login failed for " + directEmail + " from " + directIP + " with Bearer " + directBearer
-	lr := otlpLog{TimeUnixNano: nanos(now), SeverityNumber: 17, SeverityText: "ERROR", TraceID: d.logTraceID, SpanID: randHex(8),
-		Attributes: strAttrs("user.email", directEmail, "client.address", directIP, "http.request.header.cookie", "sid="+directCookie, "user_id", "42")}
-	lr.Body.StringValue = &body
-	if err := sendLogs(collector, "careless-service", lr); err != nil {
+	lr := &logspb.LogRecord{TimeUnixNano: now, SeverityNumber: logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, SeverityText: "ERROR",
+		Body:    testproc.StrValue("login failed for " + directEmail + " from " + directIP + " with Bearer " + directBearer),
+		TraceId: logTraceID, SpanId: testproc.RandomID(8),
+		Attributes: testproc.StrAttrs("user.email", directEmail, "client.address", directIP, "http.request.header.cookie", "sid="+directCookie, "user_id", "42")}
+	if err := testproc.SendLogs(ctx, collector, "careless-service", "leaktest", lr); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -378,14 +387,14 @@ func sendDirect(t *testing.T, collector string) direct {
 // check asserts the collector redacted, not dropped, the direct records.
 func (d direct) check(t *testing.T, tracesPath, logsPath string) {
 	t.Helper()
-	spans := readSpans(tracesPath)
-	i := slices.IndexFunc(spans, func(s otlpSpan) bool { return s.SpanID == d.spanID })
+	spans, _ := testproc.ReadSpans(tracesPath)
+	i := slices.IndexFunc(spans, func(s testproc.Span) bool { return hex.EncodeToString(s.SpanId) == d.spanID })
 	if i < 0 {
 		t.Fatal("the direct span did not arrive")
 	}
 	sp := spans[i]
 	for _, key := range []string{"client.address", "http.request.header.authorization", "http.request.header.cookie", "http.request.header.x-forwarded-for"} {
-		if v, ok := sp.Attributes.get(key); ok {
+		if v, ok := testproc.Attr(sp.Attributes, key); ok {
 			t.Errorf("direct span: %s survived as %q", key, v)
 		}
 	}
@@ -394,34 +403,34 @@ func (d direct) check(t *testing.T, tracesPath, logsPath string) {
 		"app.note":   "mail [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]",
 		"http.route": "/api/login",
 	} {
-		if v, _ := sp.Attributes.get(key); v != want {
+		if v, _ := testproc.Attr(sp.Attributes, key); v != want {
 			t.Errorf("direct span: %s = %q, want %q", key, v, want)
 		}
 	}
 	if len(sp.Events) != 1 {
 		t.Errorf("direct span has %d events, want 1", len(sp.Events))
-	} else if v, _ := sp.Events[0].Attributes.get("exception.message"); v != "login of [REDACTED_EMAIL] from [REDACTED_IP] failed" {
+	} else if v, _ := testproc.Attr(sp.Events[0].Attributes, "exception.message"); v != "login of [REDACTED_EMAIL] from [REDACTED_IP] failed" {
 		t.Errorf("direct span event: exception.message = %q", v)
 	}
 
-	logs := readLogs(logsPath)
-	j := slices.IndexFunc(logs, func(r otlpLog) bool { return r.TraceID == d.logTraceID })
+	logs, _ := testproc.ReadLogs(logsPath)
+	j := slices.IndexFunc(logs, func(r testproc.LogRecord) bool { return r.HexTraceID() == d.logTraceID })
 	if j < 0 {
 		t.Fatal("the direct log record did not arrive")
 	}
 	lr := logs[j]
-	if lr.Body.StringValue == nil || *lr.Body.StringValue != "login failed for [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]" {
-		t.Errorf("direct log body = %v", lr.Body.StringValue)
+	if _, ok := lr.Body.GetValue().(*commonpb.AnyValue_StringValue); !ok || testproc.Text(lr.Body) != "login failed for [REDACTED_EMAIL] from [REDACTED_IP] with Bearer [REDACTED]" {
+		t.Errorf("direct log body = %v", lr.Body)
 	}
-	if v, _ := lr.Attributes.get("user.email"); v != "[REDACTED_EMAIL]" {
+	if v, _ := testproc.Attr(lr.Attributes, "user.email"); v != "[REDACTED_EMAIL]" {
 		t.Errorf("direct log: user.email = %q", v)
 	}
 	for _, key := range []string{"client.address", "http.request.header.cookie"} {
-		if v, ok := lr.Attributes.get(key); ok {
+		if v, ok := testproc.Attr(lr.Attributes, key); ok {
 			t.Errorf("direct log: %s survived as %q", key, v)
 		}
 	}
-	if v, _ := lr.Attributes.get("user_id"); v != "42" {
+	if v, _ := testproc.Attr(lr.Attributes, "user_id"); v != "42" {
 		t.Errorf("direct log: user_id = %q, want it kept", v)
 	}
 }

@@ -8,13 +8,15 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestCollectorValidate runs the collector's own validation of the shipped
 // config and of the test sink config.
 func TestCollectorValidate(t *testing.T) {
-	bin := otelcol(t)
-	root := repoRoot(t)
+	bin := testproc.Otelcol(t)
+	root := testproc.RepoRoot(t)
 	if out, err := run(t, root, bin, "validate", "--config", "collector/config.yaml"); err != nil {
 		t.Fatalf("otelcol validate collector/config.yaml: %v\n%s", err, out)
 	}
@@ -32,8 +34,8 @@ func TestCollectorValidate(t *testing.T) {
 // configs use: what `otelcol components` reports equals what config.yaml and
 // the test sink reference.
 func TestCollectorComponents(t *testing.T) {
-	bin := otelcol(t)
-	out, err := run(t, repoRoot(t), bin, "components")
+	bin := testproc.Otelcol(t)
+	out, err := run(t, testproc.RepoRoot(t), bin, "components")
 	if err != nil {
 		t.Fatalf("otelcol components: %v\n%s", err, out)
 	}
@@ -51,7 +53,7 @@ func TestCollectorComponents(t *testing.T) {
 	}
 	used := map[string]bool{}
 	for _, f := range []string{"collector/config.yaml", "internal/stacktest/testdata/sink.yaml"} {
-		raw, err := os.ReadFile(repoPath(t, f))
+		raw, err := os.ReadFile(testproc.RepoPath(t, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +85,7 @@ func TestCollectorComponents(t *testing.T) {
 // TestCollectorConfigShape pins the parts of collector/config.yaml the rest of
 // the stack relies on.
 func TestCollectorConfigShape(t *testing.T) {
-	raw, err := os.ReadFile(repoPath(t, "collector", "config.yaml"))
+	raw, err := os.ReadFile(testproc.RepoPath(t, "collector", "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

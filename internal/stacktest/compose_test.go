@@ -12,6 +12,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // noHealthcheck lists the services that cannot have a healthcheck, and why.
@@ -27,11 +29,11 @@ var exactTag = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$`)
 
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
-	root := repoRoot(t)
+	root := testproc.RepoRoot(t)
 	// No .env and an empty environment: the file must work on defaults alone.
 	project, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: repoPath(t, "docker-compose.yml")}},
+		ConfigFiles: []types.ConfigFile{{Filename: testproc.RepoPath(t, "docker-compose.yml")}},
 		Environment: types.Mapping{},
 	}, func(o *loader.Options) {
 		o.SetProjectName("otelstarter", true)
@@ -251,7 +253,7 @@ func TestComposeGrafanaAndPrometheus(t *testing.T) {
 	home := deref(g["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
 	if rel, ok := strings.CutPrefix(home, "/etc/grafana/dashboards/"); !ok {
 		t.Errorf("home dashboard %q is not in the mounted dashboards directory", home)
-	} else if _, err := os.Stat(repoPath(t, "grafana", "dashboards", rel)); err != nil {
+	} else if _, err := os.Stat(testproc.RepoPath(t, "grafana", "dashboards", rel)); err != nil {
 		t.Errorf("home dashboard: %v", err)
 	}
 	cmd := strings.Join(project.Services["prometheus"].Command, " ")
@@ -284,11 +286,11 @@ func TestComposeCollectorMatchesBuilder(t *testing.T) {
 
 // TestEnvExampleListsEveryKnob keeps .env.example complete.
 func TestEnvExampleListsEveryKnob(t *testing.T) {
-	compose, err := os.ReadFile(repoPath(t, "docker-compose.yml"))
+	compose, err := os.ReadFile(testproc.RepoPath(t, "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile(repoPath(t, ".env.example"))
+	example, err := os.ReadFile(testproc.RepoPath(t, ".env.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +311,7 @@ func TestEnvExampleListsEveryKnob(t *testing.T) {
 }
 
 func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile(repoPath(t, "Dockerfile"))
+	b, err := os.ReadFile(testproc.RepoPath(t, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +372,7 @@ func (b builder) modules() []string {
 
 func readBuilder(tb testing.TB) builder {
 	tb.Helper()
-	raw, err := os.ReadFile(repoPath(tb, "collector", "builder.yaml"))
+	raw, err := os.ReadFile(testproc.RepoPath(tb, "collector", "builder.yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}

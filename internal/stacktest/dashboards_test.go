@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v4"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // dashboard is the part of a Grafana dashboard JSON the tests read.
@@ -63,7 +65,7 @@ func (q query) String() string { return fmt.Sprintf("%s / %q: %s", q.dashboard, 
 
 func loadDashboards(tb testing.TB) []dashboard {
 	tb.Helper()
-	files, err := filepath.Glob(repoPath(tb, "grafana", "dashboards", "*.json"))
+	files, err := filepath.Glob(testproc.RepoPath(tb, "grafana", "dashboards", "*.json"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no dashboards in grafana/dashboards (%v)", err)
 	}
@@ -132,7 +134,7 @@ type provisionedDatasource struct {
 // parsed.
 func readDatasources(tb testing.TB) ([]byte, []provisionedDatasource) {
 	tb.Helper()
-	raw, err := os.ReadFile(repoPath(tb, "grafana", "provisioning", "datasources", "datasources.yaml"))
+	raw, err := os.ReadFile(testproc.RepoPath(tb, "grafana", "provisioning", "datasources", "datasources.yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -201,7 +203,7 @@ func TestDatasourcesProvisioning(t *testing.T) {
 }
 
 func TestDashboardsProvisioning(t *testing.T) {
-	raw, err := os.ReadFile(repoPath(t, "grafana", "provisioning", "dashboards", "dashboards.yaml"))
+	raw, err := os.ReadFile(testproc.RepoPath(t, "grafana", "provisioning", "dashboards", "dashboards.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +225,7 @@ func TestDashboardsProvisioning(t *testing.T) {
 	project := loadCompose(t)
 	mounted := false
 	for _, v := range project.Services["grafana"].Volumes {
-		if v.Target == f.Providers[0].Options.Path && v.Source == repoPath(t, "grafana", "dashboards") {
+		if v.Target == f.Providers[0].Options.Path && v.Source == testproc.RepoPath(t, "grafana", "dashboards") {
 			mounted = true
 		}
 	}

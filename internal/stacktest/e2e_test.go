@@ -13,9 +13,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // stack is everything TestStackEndToEnd started.
@@ -25,7 +29,7 @@ type stack struct {
 	sinkDir          string
 	prom             promClient
 	redis            bool
-	procs            []*process
+	procs            []*testproc.Process
 }
 
 // startStack runs, on free loopback ports: a sink collector standing in for
@@ -33,15 +37,15 @@ type stack struct {
 // shipped collector/config.yaml, and the real app sending to it.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	otelcolBin := otelcol(t)
+	otelcolBin := testproc.Otelcol(t)
 	promBin := needProgram(t, "prometheus", "`apt-get install -y prometheus` (Debian's Prometheus 2.42 server and promtool)")
-	appBin := buildApp(t)
+	appBin := testproc.BuildApp(t)
 	dir := t.TempDir()
 	s := &stack{}
 
-	appHTTP, appAdmin := freeAddr(t), freeAddr(t)
-	colMetrics := freeAddr(t)
-	promAddr := freeAddr(t)
+	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	colMetrics := testenv.FreeAddr(t)
+	promAddr := testenv.FreeAddr(t)
 
 	// 1. Prometheus with the shipped rules, scraping the app (with a bearer
 	// token, as prometheus.yml does when METRICS_TOKEN is set) and the collector.
@@ -65,12 +69,12 @@ scrape_configs:
   - job_name: otel-collector
     static_configs:
       - targets: [%q]
-`, repoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, colMetrics)
+`, testproc.RepoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, colMetrics)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(promCfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := start(t, "prometheus", nil, promBin,
+	prom := testproc.Start(t, "prometheus", nil, promBin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr,
@@ -85,7 +89,7 @@ scrape_configs:
 	p := startCollectors(t, otelcolBin, colMetrics, "http://"+promAddr+"/api/v1/write", "OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
 	s.collectorHTTP, s.sinkDir = p.CollectorHTTP, p.SinkDir
 	sink, collector := p.Sink, p.Collector
-	waitFor(t, "prometheus ready", 60*time.Second, func() error { return httpOK(s.prom.base + "/-/ready") }, prom)
+	testproc.WaitFor(t, "prometheus ready", 60*time.Second, func() error { return testproc.HTTPOK(s.prom.base + "/-/ready") }, prom)
 
 	// 4. The real app.
 	env := []string{
@@ -112,25 +116,11 @@ scrape_configs:
 	} else {
 		env = append(env, "REDIS_URL=")
 	}
-	app := start(t, "app", env, appBin)
+	app := testproc.Start(t, "app", env, appBin)
 	s.appURL, s.appAdmin = "http://"+appHTTP, "http://"+appAdmin
-	waitFor(t, "app ready", 60*time.Second, func() error { return httpOK(s.appURL + "/readyz") }, app)
-	s.procs = []*process{sink, prom, collector, app}
+	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(s.appURL + "/readyz") }, app)
+	s.procs = []*testproc.Process{sink, prom, collector, app}
 	return s
-}
-
-// buildApp compiles ./app into a temporary directory.
-func buildApp(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(repoPath(t, "app", "main.go")); err != nil {
-		missing(t, "the app (app/main.go)", "the Go service is not written yet")
-	}
-	bin := filepath.Join(t.TempDir(), "app")
-	out, err := run(t, repoRoot(t), "go", "build", "-o", bin, "./app")
-	if err != nil {
-		t.Fatalf("go build ./app: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // reachableRedis returns a Redis URL on a database the tests may use freely.
@@ -154,19 +144,9 @@ func (s *stack) warmUp(t *testing.T) {
 	t.Helper()
 	call := func(method, path, token string, body any) (int, []byte) {
 		t.Helper()
-		var rd *bytes.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		} else {
-			rd = bytes.NewReader(nil)
-		}
-		req, _ := http.NewRequest(method, s.appURL+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+		req, err := testproc.NewJSONRequest(context.Background(), method, s.appURL+path, token, body)
+		if err != nil {
+			t.Fatal(err)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -208,7 +188,7 @@ func (s *stack) demoTraffic(t *testing.T, appBin string, d time.Duration) {
 	cmd := exec.CommandContext(ctx, appBin, "traffic", "-url", s.appURL, "-duration", d.String(), "-rate", "25")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		msg := fmt.Sprintf("`app traffic -url … -duration …` failed (%v): %s", err, tail(string(out), 2000))
+		msg := fmt.Sprintf("`app traffic -url … -duration …` failed (%v): %s", err, testproc.Tail(string(out), 2000))
 		if inCI() {
 			t.Fatal(msg)
 		}
@@ -231,30 +211,32 @@ func TestStackEndToEnd(t *testing.T) {
 	logsPath := filepath.Join(s.sinkDir, "logs.jsonl")
 
 	t.Run("health probes never reach Tempo", func(t *testing.T) {
-		spans, _ := readSpans(tracesPath)
+		spans, _ := testproc.ReadSpans(tracesPath)
 		for _, sp := range spans {
-			if r, _ := sp.Attributes.get("http.route"); sp.Kind == spanKindServer && isProbe(r) {
-				t.Errorf("health probe trace %s (%s) reached Tempo", sp.TraceID, r)
+			if r, _ := testproc.Attr(sp.Attributes, "http.route"); sp.Kind == tracepb.Span_SPAN_KIND_SERVER && isProbe(r) {
+				t.Errorf("health probe trace %s (%s) reached Tempo", sp.HexTraceID(), r)
 			}
 		}
 	})
 
 	t.Run("app traces carry SQL and Redis child spans", func(t *testing.T) {
-		var spans []span
+		var spans []testproc.Span
 		check := func() error {
 			var err error
-			if spans, err = readSpans(tracesPath); err != nil {
+			if spans, err = testproc.ReadSpans(tracesPath); err != nil {
 				return err
 			}
-			byTrace := map[string][]span{}
+			byTrace := map[string][]testproc.Span{}
 			for _, sp := range spans {
 				if sp.Service == "blog-api" {
-					byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
+					byTrace[sp.HexTraceID()] = append(byTrace[sp.HexTraceID()], sp)
 				}
 			}
 			var sawSQL, sawRedis bool
 			for _, tr := range byTrace {
-				server := slices.IndexFunc(tr, func(s span) bool { return s.Kind == spanKindServer && s.ParentSpanID == "" })
+				server := slices.IndexFunc(tr, func(s testproc.Span) bool {
+					return s.Kind == tracepb.Span_SPAN_KIND_SERVER && len(s.ParentSpanId) == 0
+				})
 				if server < 0 {
 					continue
 				}
@@ -285,16 +267,16 @@ func TestStackEndToEnd(t *testing.T) {
 	})
 
 	t.Run("app logs carry trace IDs and no personal data", func(t *testing.T) {
-		logs, err := readLogs(logsPath)
+		logs, err := testproc.ReadLogs(logsPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var app, withTrace int
 		email := regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
 		for _, l := range logs {
-			text := l.Body.String()
+			text := testproc.Text(l.Body)
 			for _, a := range l.Attributes {
-				text += " " + a.Value.String()
+				text += " " + testproc.Text(a.Value)
 			}
 			if m := email.FindString(text); m != "" {
 				t.Errorf("an email reached Loki (service %s): %q", l.Service, m)
@@ -303,7 +285,7 @@ func TestStackEndToEnd(t *testing.T) {
 				continue
 			}
 			app++
-			if l.TraceID != "" && strings.Trim(l.TraceID, "0") != "" {
+			if id := l.HexTraceID(); id != "" && strings.Trim(id, "0") != "" {
 				withTrace++
 			}
 		}
@@ -322,7 +304,7 @@ func TestStackEndToEnd(t *testing.T) {
 			`up{job="otel-collector"} == 1`,
 			`job:slo_availability_errors:ratio_rate5m{job="blog-api"}`,
 		} {
-			waitFor(t, expr, 30*time.Second, func() error {
+			testproc.WaitFor(t, expr, 30*time.Second, func() error {
 				res, err := s.prom.query(ctx, expr)
 				if err != nil {
 					return err
@@ -340,7 +322,7 @@ func TestStackEndToEnd(t *testing.T) {
 			`traces_span_metrics_duration_seconds_bucket{service_name="blog-api"}`,
 			`http_server_request_duration_seconds_bucket{job="blog-api"}`,
 		} {
-			waitFor(t, "exemplars of "+expr, 30*time.Second, func() error {
+			testproc.WaitFor(t, "exemplars of "+expr, 30*time.Second, func() error {
 				series, err := s.prom.exemplars(ctx, expr, 10*time.Minute)
 				if err != nil {
 					return err
@@ -362,37 +344,18 @@ func TestStackEndToEnd(t *testing.T) {
 	})
 }
 
-func isSQLSpan(s span) bool {
-	sys, ok := s.Attributes.get("db.system.name")
+func isSQLSpan(s testproc.Span) bool {
+	sys, ok := testproc.Attr(s.Attributes, "db.system.name")
 	if !ok {
-		sys, ok = s.Attributes.get("db.system")
+		sys, ok = testproc.Attr(s.Attributes, "db.system")
 	}
-	return s.Kind == spanKindClient && ok && sys != "redis" || strings.HasPrefix(s.Name, "sql.")
+	return s.Kind == tracepb.Span_SPAN_KIND_CLIENT && ok && sys != "redis" || strings.HasPrefix(s.Name, "sql.")
 }
 
-func isRedisSpan(s span) bool {
-	sys, ok := s.Attributes.get("db.system.name")
+func isRedisSpan(s testproc.Span) bool {
+	sys, ok := testproc.Attr(s.Attributes, "db.system.name")
 	if !ok {
-		sys, _ = s.Attributes.get("db.system")
+		sys, _ = testproc.Attr(s.Attributes, "db.system")
 	}
 	return sys == "redis"
 }
-
-var (
-	randMu sync.Mutex
-	randN  uint64 = uint64(time.Now().UnixNano())
-)
-
-// randHex returns n random bytes in hex (IDs for synthetic spans).
-func randHex(n int) string {
-	randMu.Lock()
-	defer randMu.Unlock()
-	var b strings.Builder
-	for range n {
-		randN = randN*6364136223846793005 + 1442695040888963407
-		fmt.Fprintf(&b, "%02x", byte(randN>>56))
-	}
-	return b.String()
-}
-
-func ptr[T any](v T) *T { return &v }

@@ -8,23 +8,6 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-
-	"example.com/otelstarter/internal/testenv"
-	"example.com/otelstarter/internal/testproc"
-)
-
-// The programs the stack tests run, through the shared helpers.
-type process = testproc.Process
-
-var (
-	repoRoot = testproc.RepoRoot
-	repoPath = testproc.RepoPath
-	otelcol  = testproc.Otelcol
-	freeAddr = testenv.FreeAddr
-	start    = testproc.Start
-	waitFor  = testproc.WaitFor
-	httpOK   = testproc.HTTPOK
-	tail     = testproc.Tail
 )
 
 // inCI reports whether a missing tool must fail the test instead of skipping it.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // Loki and Tempo are AGPL and cannot run here, so their configs are checked
@@ -162,7 +164,7 @@ func checkSchema(path string, v any, s schema) []string {
 
 func readYAML(tb testing.TB, elem ...string) map[string]any {
 	tb.Helper()
-	raw, err := os.ReadFile(repoPath(tb, elem...))
+	raw, err := os.ReadFile(testproc.RepoPath(tb, elem...))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -185,25 +187,36 @@ func dig(m map[string]any, path ...string) any {
 	return v
 }
 
-func TestLokiConfig(t *testing.T) {
-	cfg := readYAML(t, "loki", "config.yaml")
-	for _, e := range checkSchema("loki", cfg, lokiSchema) {
+// pinned is a value a config must hold at path.
+type pinned struct {
+	path []string
+	want any
+}
+
+// checkConfig reads dir/config.yaml, reports every key s does not allow and
+// every pinned value it does not hold, and returns the config.
+func checkConfig(t *testing.T, dir string, s schema, pins ...pinned) map[string]any {
+	t.Helper()
+	cfg := readYAML(t, dir, "config.yaml")
+	for _, e := range checkSchema(dir, cfg, s) {
 		t.Error(e)
 	}
-	for _, c := range []struct {
-		path []string
-		want any
-	}{
-		{[]string{"auth_enabled"}, false},
-		{[]string{"server", "http_listen_port"}, 3100},
-		{[]string{"limits_config", "allow_structured_metadata"}, true},
-		{[]string{"common", "storage", "filesystem", "chunks_directory"}, "/loki/chunks"},
-		{[]string{"compactor", "delete_request_store"}, "filesystem"}, // required with retention
-	} {
+	for _, c := range pins {
 		if got := dig(cfg, c.path...); fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("loki %s = %v, want %v", strings.Join(c.path, "."), got, c.want)
+			t.Errorf("%s %s = %v, want %v", dir, strings.Join(c.path, "."), got, c.want)
 		}
 	}
+	return cfg
+}
+
+func TestLokiConfig(t *testing.T) {
+	cfg := checkConfig(t, "loki", lokiSchema,
+		pinned{[]string{"auth_enabled"}, false},
+		pinned{[]string{"server", "http_listen_port"}, 3100},
+		pinned{[]string{"limits_config", "allow_structured_metadata"}, true},
+		pinned{[]string{"common", "storage", "filesystem", "chunks_directory"}, "/loki/chunks"},
+		pinned{[]string{"compactor", "delete_request_store"}, "filesystem"}, // required with retention
+	)
 	schemas, _ := dig(cfg, "schema_config", "configs").([]any)
 	if len(schemas) == 0 {
 		t.Fatal("no schema_config.configs")
@@ -233,22 +246,11 @@ func TestLokiConfig(t *testing.T) {
 }
 
 func TestTempoConfig(t *testing.T) {
-	cfg := readYAML(t, "tempo", "config.yaml")
-	for _, e := range checkSchema("tempo", cfg, tempoSchema) {
-		t.Error(e)
-	}
-	for _, c := range []struct {
-		path []string
-		want any
-	}{
-		{[]string{"server", "http_listen_port"}, 3200},
-		{[]string{"distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"}, "0.0.0.0:4317"},
-		{[]string{"storage", "trace", "backend"}, "local"},
-	} {
-		if got := dig(cfg, c.path...); fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("tempo %s = %v, want %v", strings.Join(c.path, "."), got, c.want)
-		}
-	}
+	cfg := checkConfig(t, "tempo", tempoSchema,
+		pinned{[]string{"server", "http_listen_port"}, 3200},
+		pinned{[]string{"distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"}, "0.0.0.0:4317"},
+		pinned{[]string{"storage", "trace", "backend"}, "local"},
+	)
 	rw, _ := dig(cfg, "metrics_generator", "storage", "remote_write").([]any)
 	if len(rw) != 1 || rw[0].(map[string]any)["url"] != "http://prometheus:9090/api/v1/write" {
 		t.Errorf("metrics generator remote_write = %v, want Prometheus's /api/v1/write", rw)

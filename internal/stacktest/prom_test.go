@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // promClient queries a running Prometheus over its HTTP API.
@@ -22,16 +22,7 @@ type promSample struct {
 func (p promClient) get(ctx context.Context, path string, params url.Values, into any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path+"?"+params.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	status, body, err := testproc.Get(ctx, p.base+path+"?"+params.Encode())
 	if err != nil {
 		return err
 	}
@@ -42,7 +33,7 @@ func (p promClient) get(ctx context.Context, path string, params url.Values, int
 		Error     string          `json:"error"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("%s: %s: %w", path, resp.Status, err)
+		return fmt.Errorf("%s: status %d: %w", path, status, err)
 	}
 	if env.Status != "success" {
 		return fmt.Errorf("%s: %s: %s", path, env.ErrorType, env.Error)

@@ -5,13 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestPromtool runs Prometheus's own checks on the shipped configuration, the
 // rules and their unit tests (prometheus/tests/*.yml).
 func TestPromtool(t *testing.T) {
 	promtool := needProgram(t, "promtool", "`apt-get install -y prometheus` (Debian's package ships promtool)")
-	root := repoRoot(t)
+	root := testproc.RepoRoot(t)
 
 	t.Run("check config", func(t *testing.T) {
 		// prometheus.yml names the paths the compose container has; point them

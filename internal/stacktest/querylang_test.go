@@ -73,23 +73,35 @@ func checkBalanced(expr string) error {
 // splitTopLevel splits s on sep outside strings.
 func splitTopLevel(s string, sep byte) []string {
 	var parts []string
-	start, inStr := 0, byte(0)
-	for i := 0; i < len(s); i++ {
-		switch {
-		case inStr != 0:
-			if s[i] == '\\' && inStr == '"' {
-				i++
-			} else if s[i] == inStr {
-				inStr = 0
-			}
-		case s[i] == '"' || s[i] == '`':
-			inStr = s[i]
-		case s[i] == sep:
+	start := 0
+	outsideStrings(s, func(i int) {
+		if s[i] == sep {
 			parts = append(parts, s[start:i])
 			start = i + 1
 		}
-	}
+	})
 	return append(parts, s[start:])
+}
+
+// outsideStrings calls f with the index of every byte of s outside "…" and
+// `…` strings (quotes count as inside) and reports whether s ends inside one.
+func outsideStrings(s string, f func(i int)) (open bool) {
+	in := byte(0)
+	for i := 0; i < len(s); i++ {
+		switch {
+		case in != 0:
+			if s[i] == '\\' && in == '"' {
+				i++
+			} else if s[i] == in {
+				in = 0
+			}
+		case s[i] == '"' || s[i] == '`':
+			in = s[i]
+		default:
+			f(i)
+		}
+	}
+	return in != 0
 }
 
 // checkLogQL checks a LogQL log or metric query.
@@ -203,20 +215,7 @@ func nextStage(p string) int {
 }
 
 func insideString(s string, pos int) bool {
-	in := byte(0)
-	for i := 0; i < pos; i++ {
-		switch {
-		case in != 0:
-			if s[i] == '\\' && in == '"' {
-				i++
-			} else if s[i] == in {
-				in = 0
-			}
-		case s[i] == '"' || s[i] == '`':
-			in = s[i]
-		}
-	}
-	return in != 0
+	return outsideStrings(s[:pos], func(int) {})
 }
 
 func indexOutsideStrings(s string, c byte) int {

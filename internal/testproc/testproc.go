@@ -1,17 +1,20 @@
-// Package testproc runs the programs that end-to-end tests need (the app,
-// collectors, Prometheus): started in a process group, stopped when the test
-// ends, their output kept and shown when the test fails.
+// Package testproc is the toolkit the end-to-end tests (internal/stacktest,
+// leaktest, faulttest) and bench/load share. It runs the programs they need
+// (the app, collectors, Prometheus): started in a process group, stopped
+// when the test ends, their output kept and shown when the test fails
+// ([Start], [Launch]). And it reads what those programs produce with the
+// libraries made for it: OTLP with the go.opentelemetry.io/proto/otlp types
+// and protojson ([ReadSpans], [SendSpans]), Prometheus text with expfmt
+// ([ParseMetrics], [Sum]), /proc with prometheus/procfs ([RSS], [CPUTime]).
+// Load itself comes from package loadgen.
 package testproc
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,17 +26,27 @@ import (
 // RepoRoot returns the directory holding go.mod, above the test's directory.
 func RepoRoot(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
+	dir, err := FindRepoRoot()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return dir
+}
+
+// FindRepoRoot is [RepoRoot] for code that has no testing.TB (TestMain, a
+// command): the nearest directory above the working directory with a go.mod.
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
+			return "", fmt.Errorf("go.mod not found above %s", dir)
 		}
 		dir = parent
 	}
@@ -65,19 +78,29 @@ func BuildApp(tb testing.TB) string {
 	bin := filepath.Join(tb.TempDir(), "app")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app")
-	cmd.Dir = RepoRoot(tb)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build ./app: %v\n%s", err, out)
+	if err := GoBuildApp(ctx, RepoRoot(tb), bin); err != nil {
+		tb.Fatal(err)
 	}
 	return bin
+}
+
+// GoBuildApp runs `go build -o bin ./app` in the module at root (the
+// working tree, or a checkout of another revision).
+func GoBuildApp(ctx context.Context, root, bin string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./app in %s: %v\n%s", root, err, out)
+	}
+	return nil
 }
 
 // Process is a program started by a test and stopped when it ends.
 type Process struct {
 	Name           string
 	Cmd            *exec.Cmd
-	Stdout, Stderr *telemetrytest.Buffer
+	Stdout, Stderr *telemetrytest.Buffer // nil when started by Launch
+	output         func(n int) string
 	done           chan struct{}
 	err            error
 }
@@ -99,59 +122,68 @@ func StartEnv(tb testing.TB, name string, env []string, prog string, args ...str
 
 func start(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
 	tb.Helper()
-	p := &Process{Name: name, Stdout: &telemetrytest.Buffer{}, Stderr: &telemetrytest.Buffer{}, done: make(chan struct{})}
-	p.Cmd = exec.Command(prog, args...)
-	p.Cmd.Env = env
-	p.Cmd.Stdout, p.Cmd.Stderr = p.Stdout, p.Stderr
-	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.Cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", name, err)
+	stdout, stderr := &telemetrytest.Buffer{}, &telemetrytest.Buffer{}
+	cmd := exec.Command(prog, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	p, err := Launch(name, cmd, func(n int) string { return Tail(stdout.String(), n*2/3) + "\n" + Tail(stderr.String(), n/3) })
+	if err != nil {
+		tb.Fatal(err)
 	}
-	go func() {
-		p.err = p.Cmd.Wait()
-		close(p.done)
-	}()
+	p.Stdout, p.Stderr = stdout, stderr
 	tb.Cleanup(func() {
 		p.Stop()
 		if tb.Failed() {
-			tb.Logf("---- output of %s ----\n%s", name, p.tail(6000))
+			tb.Logf("---- output of %s ----\n%s", name, p.output(6000))
 		}
 	})
 	return p
 }
 
+// Launch starts cmd in a process group of its own (so that stopping it
+// stops its children too), for code without a testing.TB such as
+// bench/load; the caller stops it. output returns the last n bytes of what
+// the program wrote wherever cmd sends it, for [Process.Exited].
+func Launch(name string, cmd *exec.Cmd, output func(n int) string) (*Process, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{Name: name, Cmd: cmd, output: output, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
 // Output returns stdout followed by stderr.
 func (p *Process) Output() string { return p.Stdout.String() + p.Stderr.String() }
 
-func (p *Process) tail(n int) string {
-	return Tail(p.Stdout.String(), n*2/3) + "\n" + Tail(p.Stderr.String(), n/3)
-}
-
 // Stop sends SIGTERM to the process group and waits, with SIGKILL after 15 s.
-func (p *Process) Stop() {
+func (p *Process) Stop() { p.StopWithin(15 * time.Second) }
+
+// StopWithin is Stop with SIGKILL after grace: longer than the program's
+// own shutdown timeout, so that a clean shutdown is not cut short.
+func (p *Process) StopWithin(grace time.Duration) { p.signal(syscall.SIGTERM, grace) }
+
+// Kill sends SIGKILL to the process group, as a crash or an OOM kill would,
+// and waits for the process.
+func (p *Process) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
+
+func (p *Process) signal(sig syscall.Signal, grace time.Duration) {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.Cmd.Process.Pid, sig)
 	select {
 	case <-p.done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(grace):
 		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}
-}
-
-// Kill sends SIGKILL to the process group and waits for the process.
-func (p *Process) Kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
 }
 
 // Done is closed when the process has ended.
@@ -167,7 +199,7 @@ func (p *Process) Err() error {
 func (p *Process) Exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited early (%v):\n%s", p.Name, p.err, p.tail(6000))
+		return fmt.Errorf("%s exited early (%v):\n%s", p.Name, p.err, p.output(6000))
 	default:
 		return nil
 	}
@@ -181,11 +213,18 @@ func Tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// WaitFor polls check until it returns nil; it fails the test when timeout
-// passes first or one of procs dies.
+// WaitFor polls check every 250 ms until it returns nil; it fails the
+// test when timeout passes first or one of procs dies.
 func WaitFor(tb testing.TB, what string, timeout time.Duration, check func() error, procs ...*Process) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	Poll(tb, what, 250*time.Millisecond, timeout, check, procs...)
+}
+
+// Poll is [WaitFor] with the polling interval every, for tests that
+// measure how long a recovery takes; it returns that time.
+func Poll(tb testing.TB, what string, every, timeout time.Duration, check func() error, procs ...*Process) time.Duration {
+	tb.Helper()
+	began := time.Now()
 	for {
 		for _, p := range procs {
 			if err := p.Exited(); err != nil {
@@ -194,31 +233,11 @@ func WaitFor(tb testing.TB, what string, timeout time.Duration, check func() err
 		}
 		err := check()
 		if err == nil {
-			return
+			return time.Since(began)
 		}
-		if time.Now().After(deadline) {
+		if time.Since(began) > timeout {
 			tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(every)
 	}
-}
-
-// HTTPOK returns nil when GET url answers 2xx within 2 s.
-func HTTPOK(url string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("GET %s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
 }

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"example.com/otelstarter/internal/loadgen"
 )
 
 // Config says where and how hard to send traffic. Zero values take defaults.
@@ -105,25 +107,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	tokens := make(chan struct{})
-	go r.pace(ctx, tokens)
-
-	var wg sync.WaitGroup
-	for i := range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := &worker{r: r, user: users[i%len(users)], rnd: rand.New(rand.NewPCG(cfg.Seed, uint64(i)))}
-			for range tokens {
-				if !r.take() {
-					cancel()
-					return
-				}
-				w.step(ctx)
-			}
-		}()
+	workers := make([]*worker, cfg.Concurrency)
+	for i := range workers {
+		workers[i] = &worker{r: r, user: users[i%len(users)], rnd: rand.New(rand.NewPCG(cfg.Seed, uint64(i)))}
 	}
-	wg.Wait()
+	// Paced workers: at most cfg.Rate requests a second between them, and
+	// fewer when the API is slow, as from a fixed number of real clients.
+	loadgen.Closed(ctx, cfg.Concurrency, cfg.Rate, func(i int) bool {
+		if !r.take() {
+			cancel()
+			return false
+		}
+		workers[i].step(ctx)
+		return true
+	})
 	return r.summary(ctx)
 }
 
@@ -139,25 +136,6 @@ type runner struct {
 
 // take reserves one request of the budget.
 func (r *runner) take() bool { return r.budget.Add(-1) >= 0 }
-
-// pace hands out one token per request at cfg.Rate and closes tokens when ctx ends.
-func (r *runner) pace(ctx context.Context, tokens chan<- struct{}) {
-	defer close(tokens)
-	t := time.NewTicker(time.Duration(float64(time.Second) / r.cfg.Rate))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
-}
 
 func (r *runner) summary(ctx context.Context) error {
 	r.mu.Lock()
