@@ -220,17 +220,8 @@ func mustLine(tb testing.TB, out, msg string) map[string]any {
 func durationAttrs(tb testing.TB, r *sdkmetric.ManualReader) []attribute.Set {
 	tb.Helper()
 	var sets []attribute.Set
-	for _, m := range telemetrytest.Metrics(tb, r) {
-		if m.Name != "http.server.request.duration" {
-			continue
-		}
-		h, ok := m.Data.(metricdata.Histogram[float64])
-		if !ok {
-			tb.Fatalf("http.server.request.duration is %T, want a float64 histogram", m.Data)
-		}
-		for _, dp := range h.DataPoints {
-			sets = append(sets, dp.Attributes)
-		}
+	for _, dp := range telemetrytest.Find[metricdata.Histogram[float64]](tb, r, "http.server.request.duration").DataPoints {
+		sets = append(sets, dp.Attributes)
 	}
 	return sets
 }

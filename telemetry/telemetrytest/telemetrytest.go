@@ -117,6 +117,23 @@ func Metrics(tb testing.TB, r sdkmetric.Reader) []metricdata.Metrics {
 	return out
 }
 
+// Find returns the data of the metric named name among r's metrics, the
+// zero T when there is none; it fails the test when the data is not a T.
+func Find[T metricdata.Aggregation](tb testing.TB, r sdkmetric.Reader, name string) T {
+	tb.Helper()
+	var data T
+	for _, m := range Metrics(tb, r) {
+		if m.Name == name {
+			d, ok := m.Data.(T)
+			if !ok {
+				tb.Fatalf("metric %s is %T, want %T", name, m.Data, data)
+			}
+			return d
+		}
+	}
+	return data
+}
+
 // Metric returns the named metric's data, or nil.
 func (c *Capture) Metric(tb testing.TB, name string) *metricdata.Metrics {
 	tb.Helper()

@@ -61,22 +61,13 @@ func newChecker(tb testing.TB, timeout time.Duration, checks ...health.Check) *h
 func gauge(tb testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
 	tb.Helper()
 	got := map[string]int64{}
-	for _, m := range telemetrytest.Metrics(tb, reader) {
-		if m.Name != "health_check_status" {
+	for _, dp := range telemetrytest.Find[metricdata.Gauge[int64]](tb, reader, "health_check_status").DataPoints {
+		v, found := dp.Attributes.Value("check")
+		if !found {
+			tb.Errorf("data point %v has no check attribute", dp.Attributes)
 			continue
 		}
-		g, isGauge := m.Data.(metricdata.Gauge[int64])
-		if !isGauge {
-			tb.Fatalf("health_check_status is %T, want an int64 gauge", m.Data)
-		}
-		for _, dp := range g.DataPoints {
-			v, found := dp.Attributes.Value("check")
-			if !found {
-				tb.Errorf("data point %v has no check attribute", dp.Attributes)
-				continue
-			}
-			got[v.AsString()] = dp.Value
-		}
+		got[v.AsString()] = dp.Value
 	}
 	return got
 }

@@ -155,6 +155,15 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 	}
 }
 
+// reply answers with v as JSON, or returns err for the error writer.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 func userID(r *http.Request) int64 {
 	id, _ := r.Context().Value(userKey{}).(int64)
 	return id
@@ -166,11 +175,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := s.cfg.Service.Register(r.Context(), c)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, u)
-	return nil
+	return reply(w, http.StatusCreated, u, err)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -186,11 +191,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	res, err := s.cfg.Service.Login(r.Context(), c)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return reply(w, http.StatusOK, res, err)
 }
 
 func (s *Server) listPosts(w http.ResponseWriter, r *http.Request) error {
@@ -215,11 +216,7 @@ func (s *Server) getPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := s.cfg.Service.Post(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) createPost(w http.ResponseWriter, r *http.Request) error {
@@ -246,11 +243,7 @@ func (s *Server) updatePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := s.cfg.Service.UpdatePost(r.Context(), userID(r), id, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return reply(w, http.StatusOK, p, err)
 }
 
 func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) error {

@@ -26,36 +26,31 @@ const (
 	CodeUpstreamFailed = "upstream_failed"
 )
 
+// statuses is the one table from error codes to HTTP statuses.
+var statuses = map[string]int{
+	blog.CodeInvalid:      http.StatusBadRequest,
+	CodeInvalidEnvelope:   http.StatusBadRequest,
+	blog.CodeValidation:   http.StatusUnprocessableEntity,
+	blog.CodeUnauthorized: http.StatusUnauthorized,
+	blog.CodeCredentials:  http.StatusUnauthorized,
+	blog.CodeForbidden:    http.StatusForbidden,
+	blog.CodeNotFound:     http.StatusNotFound,
+	CodeMethodNotAllowed:  http.StatusMethodNotAllowed,
+	blog.CodeConflict:     http.StatusConflict,
+	blog.CodeEmailTaken:   http.StatusConflict,
+	blog.CodeTooLarge:     http.StatusRequestEntityTooLarge,
+	blog.CodeTimeout:      http.StatusRequestTimeout,
+	blog.CodeUnsupported:  http.StatusUnsupportedMediaType,
+	blog.CodeRateLimited:  http.StatusTooManyRequests,
+	CodeUpstreamFailed:    http.StatusBadGateway,
+	blog.CodeUnavailable:  http.StatusServiceUnavailable,
+}
+
 // Status returns the HTTP status of an error code; codes it does not know
 // are internal errors (500).
 func Status(code string) int {
-	switch code {
-	case blog.CodeInvalid, CodeInvalidEnvelope:
-		return http.StatusBadRequest
-	case blog.CodeValidation:
-		return http.StatusUnprocessableEntity
-	case blog.CodeUnauthorized, blog.CodeCredentials:
-		return http.StatusUnauthorized
-	case blog.CodeForbidden:
-		return http.StatusForbidden
-	case blog.CodeNotFound:
-		return http.StatusNotFound
-	case CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case blog.CodeConflict, blog.CodeEmailTaken:
-		return http.StatusConflict
-	case blog.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case blog.CodeTimeout:
-		return http.StatusRequestTimeout
-	case blog.CodeUnsupported:
-		return http.StatusUnsupportedMediaType
-	case blog.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case CodeUpstreamFailed:
-		return http.StatusBadGateway
-	case blog.CodeUnavailable:
-		return http.StatusServiceUnavailable
+	if s, ok := statuses[code]; ok {
+		return s
 	}
 	return http.StatusInternalServerError
 }
