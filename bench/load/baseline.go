@@ -32,18 +32,14 @@ func buildBaseline(ctx context.Context, ref, dir string) (bin, rev string, err e
 	return bin, rev, testproc.GoBuildApp(ctx, tree, bin)
 }
 
+// maxBaselineRatio is the most CPU per request the working tree may use
+// relative to the baseline revision: no regression beyond the noise.
+const maxBaselineRatio = 1.05
+
 // baselineCPU alternates the working tree's app and the -baseline
 // revision's, each restarted for every run, on a cached and an uncached
 // read, and compares the app CPU per request of the two.
 func (h *harness) baselineCPU(ctx context.Context) (string, error) {
-	type route struct {
-		name, what string
-		url        func(*app) string
-	}
-	routes := []route{
-		{"GET /api/posts/{id}", "Redis cache hit", h.postURL},
-		{"GET /api/posts", "PostgreSQL, no cache", func(a *app) string { return a.url + "/api/posts" }},
-	}
 	tree, base := "working tree", h.o.baseline
 	if base != h.baseRev {
 		base += " (" + h.baseRev + ")"
@@ -54,9 +50,9 @@ func (h *harness) baselineCPU(ctx context.Context) (string, error) {
 		"%d keep-alive workers in a closed loop, %s warm-up then %s measured, %d runs of each per route. "+
 		"App CPU time per request (user + system from /proc/<pid>/stat over the measured window), the least of the runs.\n\n",
 		h.o.baseline, h.baseRev, h.o.workers, h.o.warmup, h.o.duration, h.o.runs)
-	b.WriteString("| route | " + base + " | " + tree + " | working tree / baseline |\n|---|---|---|---|\n")
 	var rows strings.Builder
-	for _, rt := range routes {
+	var goals []goal
+	for _, rt := range h.routes() {
 		var runs []run
 		for i := range 2 * h.o.runs {
 			variant, bin := tree, h.bin
@@ -78,8 +74,13 @@ func (h *harness) baselineCPU(ctx context.Context) (string, error) {
 			}
 		}
 		cb, ct := leastCPU(runs, base), leastCPU(runs, tree)
-		fmt.Fprintf(&b, "| `%s` (%s) | %.0f µs | %.0f µs | %.3f× |\n", rt.name, rt.what, cb, ct, ct/cb)
+		goals = append(goals, goal{
+			fmt.Sprintf("`%s` (%s): working tree ≤ %.2f × %s in CPU per request", rt.name, rt.what, maxBaselineRatio, base),
+			fmt.Sprintf("%.0f vs %.0f µs = %.3f×", ct, cb, ct/cb),
+			ct <= maxBaselineRatio*cb,
+		})
 	}
+	b.WriteString(goalTable(goals))
 	b.WriteString("\n| route | run | binary | req/s | p50 | p99 | failed | app CPU per request |\n|---|---|---|---|---|---|---|---|\n")
 	b.WriteString(rows.String())
 	return b.String(), nil
