@@ -150,8 +150,9 @@ func redactChanged(s string) (string, bool) {
 // redactValues returns the values of a header or map entry, masked.
 func redactValues(key string, vs []string) []string {
 	out := make([]string, len(vs))
+	sensitive := IsSensitiveKey(key)
 	for i, v := range vs {
-		if IsSensitiveKey(key) {
+		if sensitive {
 			out[i] = Redacted
 		} else {
 			out[i] = RedactString(v)
