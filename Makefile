@@ -23,7 +23,7 @@ run: ## run the demo service on :8080 (builds the frontend first when npm is ava
 	else \
 		echo "make run: npm not found, serving the API only (install Node.js 20+ and npm to get the UI at /)"; \
 	fi
-	$(GO) run -ldflags "$(LDFLAGS)" ./app
+	PPROF=$${PPROF:-true} $(GO) run -ldflags "$(LDFLAGS)" ./app
 
 .PHONY: build
 build: ## build bin/app

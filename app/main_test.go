@@ -128,6 +128,12 @@ func TestBinaryLifecycle(t *testing.T) {
 	if got := status("http://"+adminAddr+"/metrics", "Authorization", "Bearer scrape-secret"); got != 200 {
 		t.Errorf("admin /metrics with token = %d, want 200", got)
 	}
+	if got := status("http://" + adminAddr + "/debug/pprof/cmdline"); got != 401 {
+		t.Errorf("admin /debug/pprof/cmdline without token = %d, want 401", got)
+	}
+	if got := status("http://"+adminAddr+"/debug/pprof/cmdline", "Authorization", "Bearer scrape-secret"); got != 404 {
+		t.Errorf("admin /debug/pprof/cmdline without PPROF = %d, want 404", got)
+	}
 
 	hc := exec.Command(bin, "healthcheck")
 	hc.Env = append(os.Environ(), "HTTP_ADDR="+httpAddr)

@@ -30,8 +30,9 @@ import (
 )
 
 // serve runs the service until ctx is done, then shuts down gracefully:
-// readiness fails, listeners close, in-flight requests finish, WebSockets
-// close, and telemetry is flushed.
+// readiness fails at once, the public listener serves on for
+// SHUTDOWN_DRAIN_DELAY, then listeners close, in-flight requests finish
+// within SHUTDOWN_TIMEOUT, WebSockets close, and telemetry is flushed.
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -88,7 +89,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	public.RegisterOnShutdown(hub.Close)
 	admin := &http.Server{
-		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken),
+		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken, cfg.Pprof),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          errLog,
@@ -128,8 +129,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		return fmt.Errorf("server stopped: %w", err)
 	}
 
-	log.Info("server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
+	// The drain: /readyz fails at once so that load balancers take this
+	// instance out, while the listener keeps accepting what they still send
+	// until they have noticed. Responses ask clients to close, so that
+	// keep-alive connections move to other instances instead of being cut
+	// when the listener closes.
 	api.Drain()
+	public.SetKeepAlivesEnabled(false)
+	log.Info("server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
+	select {
+	case <-time.After(cfg.ShutdownDrainDelay):
+	case err := <-errc:
+		return fmt.Errorf("server stopped: %w", err)
+	}
+
+	log.Info("server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), admin.Shutdown(sctx))
@@ -146,29 +160,31 @@ func portOf(l net.Listener) string {
 	return p
 }
 
-// adminHandler serves /metrics (behind a bearer token when one is set) and
-// the pprof profiles on the internal listener.
-func adminHandler(metrics http.Handler, token string) http.Handler {
+// adminHandler serves the internal listener: /metrics, and the pprof
+// profiles when enabled. With a token set, every route requires it: the
+// profiles (command line, heap, goroutine stacks) say more than the metrics.
+func adminHandler(metrics http.Handler, token string, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
-	if token != "" {
-		want := []byte("Bearer " + token)
-		inner := metrics
-		metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
-				return
-			}
-			inner.ServeHTTP(w, r)
-		})
-	}
 	mux.Handle("GET /metrics", metrics)
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return mux
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	if token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func cleanSessions(ctx context.Context, store blog.Store) {

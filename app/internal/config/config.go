@@ -25,14 +25,15 @@ type Config struct {
 	RedisURL    string // REDIS_URL; empty means no Redis
 
 	SentryDSN              string  // SENTRY_DSN; empty means off
-	SentryFrontendDSN      string  // SENTRY_FRONTEND_DSN, default SENTRY_DSN
+	SentryFrontendDSN      string  // SENTRY_FRONTEND_DSN, default SENTRY_DSN without its secret key
 	SentryEnvironment      string  // SENTRY_ENVIRONMENT
 	SentryTracesSampleRate float64 // SENTRY_TRACES_SAMPLE_RATE (the browser SDK's)
 
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: json or text
 
-	MetricsToken string // METRICS_TOKEN: bearer token for /metrics
+	MetricsToken string // METRICS_TOKEN: bearer token for every admin route
+	Pprof        bool   // PPROF: serve /debug/pprof/ on the admin listener
 	FrontendDir  string // FRONTEND_DIR: built frontend to serve at /
 
 	BcryptCost int // BCRYPT_COST: password hashing work factor
@@ -40,8 +41,9 @@ type Config struct {
 	RateLimitLogin  int // RATE_LIMIT_LOGIN: logins per minute per client and per email; 0 = off
 	RateLimitTunnel int // RATE_LIMIT_TUNNEL: Sentry envelopes per minute per client; 0 = off
 
-	RequestTimeout  time.Duration // REQUEST_TIMEOUT
-	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT
+	ShutdownDrainDelay time.Duration // SHUTDOWN_DRAIN_DELAY: serve on, unready, after SIGTERM
+	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT: then finish in-flight work within this
 }
 
 // Error is a configuration error: the variable, and why its value is wrong.
@@ -72,7 +74,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		MetricsToken:      get("METRICS_TOKEN", ""),
 		FrontendDir:       get("FRONTEND_DIR", "frontend/dist"),
 	}
-	c.SentryFrontendDSN = get("SENTRY_FRONTEND_DSN", c.SentryDSN)
+	c.SentryFrontendDSN = get("SENTRY_FRONTEND_DSN", "")
 
 	for _, a := range []struct{ key, val string }{{"HTTP_ADDR", c.HTTPAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
 		if _, port, err := net.SplitHostPort(a.val); err != nil {
@@ -108,6 +110,13 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{d.key, err.Error()}
 		}
 	}
+	// The browser's DSN is served to anyone at /api/config. The backend may
+	// keep a legacy DSN with a secret key; the browser gets it without.
+	if c.SentryFrontendDSN == "" {
+		c.SentryFrontendDSN = publicDSN(c.SentryDSN)
+	} else if publicDSN(c.SentryFrontendDSN) != c.SentryFrontendDSN {
+		return nil, &Error{"SENTRY_FRONTEND_DSN", "must not carry a secret key (public:secret@): it is served to every browser; drop the :secret part"}
+	}
 
 	rate := 1.0
 	if c.SentryEnvironment != "development" {
@@ -142,6 +151,12 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.ShutdownTimeout, err = parseDuration(get("SHUTDOWN_TIMEOUT", ""), 20*time.Second); err != nil {
 		return nil, &Error{"SHUTDOWN_TIMEOUT", err.Error()}
 	}
+	if c.ShutdownDrainDelay, err = time.ParseDuration(get("SHUTDOWN_DRAIN_DELAY", "0s")); err != nil || c.ShutdownDrainDelay < 0 {
+		return nil, &Error{"SHUTDOWN_DRAIN_DELAY", "want a duration such as 5s (0 skips the drain)"}
+	}
+	if c.Pprof, err = strconv.ParseBool(get("PPROF", "false")); err != nil {
+		return nil, &Error{"PPROF", "want true or false"}
+	}
 	return c, nil
 }
 
@@ -161,6 +176,20 @@ func parseDuration(s string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("want a positive duration such as 10s")
 	}
 	return d, nil
+}
+
+// publicDSN is dsn without the secret key of the legacy public:secret@
+// form, or "" when dsn is "". dsn has passed checkDSN.
+func publicDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, hasSecret := u.User.Password(); !hasSecret {
+		return dsn
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
 }
 
 // checkDSN checks a Sentry DSN with the SDK's own parser, plus the numeric

@@ -277,6 +277,44 @@ func TestLoadHasNoSideEffects(t *testing.T) {
 	}
 }
 
+// TestFrontendDSNHoldsNoSecret: whatever combination of the two variables
+// is set, the DSN served to browsers never carries a legacy secret key: a
+// default taken from SENTRY_DSN loses it, an explicit one is refused.
+func TestFrontendDSNHoldsNoSecret(t *testing.T) {
+	const legacy = "https://pub:s3cret@sentry.example.com/42"
+	const public = "https://pub@sentry.example.com/42"
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string // the variable the error names
+	}{
+		{"legacy SENTRY_DSN alone", map[string]string{"SENTRY_DSN": legacy}, public, ""},
+		{"legacy SENTRY_DSN, public frontend DSN", map[string]string{"SENTRY_DSN": legacy, "SENTRY_FRONTEND_DSN": public}, public, ""},
+		{"legacy frontend DSN", map[string]string{"SENTRY_DSN": public, "SENTRY_FRONTEND_DSN": legacy}, "", "SENTRY_FRONTEND_DSN"},
+		{"legacy frontend DSN alone", map[string]string{"SENTRY_FRONTEND_DSN": legacy}, "", "SENTRY_FRONTEND_DSN"},
+		{"empty secret", map[string]string{"SENTRY_DSN": "https://pub:@sentry.example.com/42"}, public, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(env(tt.env))
+			if tt.wantErr != "" {
+				wantConfigError(t, err, tt.wantErr, "s3cret")
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.SentryFrontendDSN != tt.want {
+				t.Errorf("SentryFrontendDSN = %q, want %q", c.SentryFrontendDSN, tt.want)
+			}
+			if c.SentryDSN != tt.env["SENTRY_DSN"] {
+				t.Errorf("SentryDSN = %q, want it unchanged: the backend may use its secret", c.SentryDSN)
+			}
+		})
+	}
+}
+
 func TestErrorString(t *testing.T) {
 	err := &config.Error{Var: "X", Reason: "why"}
 	if got, want := err.Error(), "config: X: why"; got != want {
@@ -317,12 +355,13 @@ func TestSentryDSN(t *testing.T) {
 		for _, variable := range []string{"SENTRY_DSN", "SENTRY_FRONTEND_DSN"} {
 			t.Run(variable+"="+tt.dsn, func(t *testing.T) {
 				c, err := config.Load(env(map[string]string{variable: tt.dsn}))
-				if tt.ok {
+				withSecret := strings.Contains(tt.dsn, ":s3cret@")
+				if tt.ok && !(withSecret && variable == "SENTRY_FRONTEND_DSN") {
 					if err != nil {
 						t.Fatalf("Load: %v", err)
 					}
-					if c.SentryFrontendDSN != tt.dsn {
-						t.Errorf("SentryFrontendDSN = %q, want %q", c.SentryFrontendDSN, tt.dsn)
+					if want := strings.Replace(tt.dsn, ":s3cret@", "@", 1); c.SentryFrontendDSN != want {
+						t.Errorf("SentryFrontendDSN = %q, want %q", c.SentryFrontendDSN, want)
 					}
 					return
 				}
