@@ -306,9 +306,14 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 			slog.String("hint", "run `make frontend` (needs npm) to serve the UI at /"))
 	}
 
-	var loginLimiter httpapi.Limiter
+	var (
+		loginLimiter  httpapi.Limiter
+		failedLogins  httpapi.FailureLimiter
+		deviceCookies = httpapi.NewDeviceCookies(cfg.DeviceCookieKey, 180*24*time.Hour)
+	)
 	if cfg.RateLimitLogin > 0 {
 		loginLimiter = ratelimit.New(ratelimit.Config{Name: "login", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
+		failedLogins = ratelimit.New(ratelimit.Config{Name: "login-failures", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
 	}
 	tunnelLimiter := ratelimit.New(ratelimit.Config{Name: "tunnel", Limit: cfg.RateLimitTunnel, Window: time.Minute, Redis: rdbc})
 
@@ -318,15 +323,17 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	}
 
 	api, err := httpapi.New(httpapi.Config{
-		Service:        svc,
-		Feed:           hub,
-		Health:         checker,
-		ReportError:    func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
-		RequestTimeout: cfg.RequestTimeout,
-		Static:         static,
-		LoginLimiter:   loginLimiter,
-		SentryTunnel:   tun,
-		TunnelLimiter:  tunnelLimiter,
+		Service:            svc,
+		Feed:               hub,
+		Health:             checker,
+		ReportError:        func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
+		RequestTimeout:     cfg.RequestTimeout,
+		Static:             static,
+		LoginLimiter:       loginLimiter,
+		FailedLoginLimiter: failedLogins,
+		DeviceCookies:      deviceCookies,
+		SentryTunnel:       tun,
+		TunnelLimiter:      tunnelLimiter,
 		Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 			DSN: cfg.SentryFrontendDSN, Environment: cfg.SentryEnvironment, TracesSampleRate: cfg.SentryTracesSampleRate,
 		}},

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,7 +39,11 @@ type Config struct {
 
 	BcryptCost int // BCRYPT_COST: password hashing work factor
 
-	RateLimitLogin  int // RATE_LIMIT_LOGIN: logins per minute per client and per email; 0 = off
+	// DeviceCookieKey signs device cookies (DEVICE_COOKIE_KEY, at least 32
+	// bytes); a random key per process when unset.
+	DeviceCookieKey []byte
+
+	RateLimitLogin  int // RATE_LIMIT_LOGIN: logins per minute per client, failures per account; 0 = off
 	RateLimitTunnel int // RATE_LIMIT_TUNNEL: Sentry envelopes per minute per client; 0 = off
 
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
@@ -132,6 +137,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return nil, &Error{"LOG_FORMAT", "want json or text"}
+	}
+	if key := getenv("DEVICE_COOKIE_KEY"); key != "" {
+		if len(key) < 32 {
+			return nil, &Error{"DEVICE_COOKIE_KEY", "want at least 32 bytes (e.g. openssl rand -base64 32)"}
+		}
+		c.DeviceCookieKey = []byte(key)
+	} else {
+		c.DeviceCookieKey = make([]byte, 32)
+		_, _ = rand.Read(c.DeviceCookieKey) // never fails (crypto/rand)
 	}
 	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST", "10")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
 		return nil, &Error{"BCRYPT_COST", "want an integer from 4 to 16"}

@@ -16,6 +16,14 @@ type Limiter interface {
 	Allow(ctx context.Context, key string) (bool, time.Duration)
 }
 
+// FailureLimiter is a Limiter that also answers, without counting, whether
+// a key is over its limit (ratelimit.Limiter): called with Allow on
+// failures only, it limits failures.
+type FailureLimiter interface {
+	Limiter
+	Exceeded(ctx context.Context, key string) (bool, time.Duration)
+}
+
 // ClientKey identifies the client for rate limiting: the connection's peer
 // address. X-Forwarded-For is client input and is not trusted; behind a
 // proxy, make the proxy rate limit or strip the header there.

@@ -32,9 +32,14 @@ type Config struct {
 	Frontend FrontendConfig
 	// Static serves the built frontend at /; nil answers 404 JSON.
 	Static http.Handler
-	// LoginLimiter bounds login attempts per client address and per email.
-	// Optional.
+	// LoginLimiter bounds login attempts per client address. Optional.
 	LoginLimiter Limiter
+	// FailedLoginLimiter bounds failed logins per account, or per device
+	// for a client with a valid device cookie for the account (see
+	// DeviceCookies). Optional.
+	FailedLoginLimiter FailureLimiter
+	// DeviceCookies, when set, are issued on every successful login.
+	DeviceCookies *DeviceCookies
 	// SentryTunnel serves POST /api/sentry-tunnel (tunnel.Handler), the
 	// browser's Sentry envelopes; nil leaves the route out.
 	SentryTunnel http.Handler
@@ -183,14 +188,30 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &c); err != nil {
 		return err
 	}
-	if s.cfg.LoginLimiter != nil {
-		// Per account too, so that many addresses cannot guess one password.
-		if ok, wait := s.cfg.LoginLimiter.Allow(r.Context(), "email:"+blog.NormalizeEmail(c.Email)); !ok {
+	email := blog.NormalizeEmail(c.Email)
+	// Failures are limited per account, so that many addresses cannot
+	// guess one password; a device that logged in to the account before
+	// has a budget of its own, which strangers cannot exhaust.
+	key := "email:" + email
+	if s.cfg.DeviceCookies != nil {
+		if id, ok := s.cfg.DeviceCookies.device(r, email); ok {
+			key = "device:" + id
+		}
+	}
+	lim := s.cfg.FailedLoginLimiter
+	if lim != nil {
+		if over, wait := lim.Exceeded(r.Context(), key); over {
 			writeRateLimited(w, wait)
 			return nil
 		}
 	}
 	res, err := s.cfg.Service.Login(r.Context(), c)
+	if lim != nil && blog.ErrorCode(err) == blog.CodeCredentials {
+		lim.Allow(r.Context(), key)
+	}
+	if err == nil && s.cfg.DeviceCookies != nil {
+		s.cfg.DeviceCookies.issue(w, email)
+	}
 	return reply(w, http.StatusOK, res, err)
 }
 

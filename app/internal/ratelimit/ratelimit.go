@@ -61,6 +61,20 @@ func New(cfg Config) *Limiter {
 // Allow counts one event for key and reports whether it is within the limit
 // and, when it is not, how long until the window ends.
 func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration) {
+	return l.check(ctx, key, 1)
+}
+
+// Exceeded reports, without counting an event, whether key has used up its
+// events of this window and, if so, how long until the window ends. With
+// Allow called only on failures, it limits failures, not attempts.
+func (l *Limiter) Exceeded(ctx context.Context, key string) (bool, time.Duration) {
+	ok, wait := l.check(ctx, key, 0)
+	return !ok, wait
+}
+
+// check counts n (0 or 1) events for key; with n = 0 it only reads, and a
+// key whose count has reached the limit is refused.
+func (l *Limiter) check(ctx context.Context, key string, n int) (bool, time.Duration) {
 	if l == nil || l.limit <= 0 {
 		return true, 0
 	}
@@ -68,24 +82,24 @@ func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration) {
 	sum := sha256.Sum256([]byte(key))
 	k := "ratelimit:" + l.name + ":" + hex.EncodeToString(sum[:12])
 	if l.rdb != nil {
-		ok, wait, err := l.allowRedis(ctx, k)
+		ok, wait, err := l.checkRedis(ctx, k, n)
 		if err == nil {
 			return ok, wait
 		}
 		slog.WarnContext(ctx, "ratelimit.redis_failed", slog.String("limiter", l.name), slog.String("error", err.Error()))
 	}
-	return l.allowLocal(k)
+	return l.checkLocal(k, n)
 }
 
-func (l *Limiter) allowRedis(ctx context.Context, key string) (bool, time.Duration, error) {
+func (l *Limiter) checkRedis(ctx context.Context, key string, n int) (bool, time.Duration, error) {
 	pipe := l.rdb.TxPipeline()
-	incr := pipe.Incr(ctx, key)
+	incr := pipe.IncrBy(ctx, key, int64(n))
 	pipe.ExpireNX(ctx, key, l.window)
 	ttl := pipe.PTTL(ctx, key)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, 0, err
 	}
-	if incr.Val() <= int64(l.limit) {
+	if incr.Val()+int64(1-n) <= int64(l.limit) {
 		return true, 0, nil
 	}
 	wait := ttl.Val()
@@ -95,7 +109,7 @@ func (l *Limiter) allowRedis(ctx context.Context, key string) (bool, time.Durati
 	return false, wait, nil
 }
 
-func (l *Limiter) allowLocal(key string) (bool, time.Duration) {
+func (l *Limiter) checkLocal(key string, n int) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -112,8 +126,8 @@ func (l *Limiter) allowLocal(key string) (bool, time.Duration) {
 		w = &window{start: now}
 		l.windows[key] = w
 	}
-	w.count++
-	if w.count <= l.limit {
+	w.count += n
+	if w.count+1-n <= l.limit {
 		return true, 0
 	}
 	return false, w.start.Add(l.window).Sub(now)

@@ -112,3 +112,28 @@ func TestRedisDownFallsBackToLocal(t *testing.T) {
 		t.Fatal("limit not enforced in process while Redis is down")
 	}
 }
+
+// TestExceededDoesNotCount: Exceeded only reads, in process and in Redis;
+// a key is exceeded once Allow has counted the limit.
+func TestExceededDoesNotCount(t *testing.T) {
+	for name, rdb := range map[string]redis.UniversalClient{"local": nil, "redis": redisClient(t)} {
+		t.Run(name, func(t *testing.T) {
+			l := ratelimit.New(ratelimit.Config{Name: "exceeded-" + t.Name() + time.Now().String(), Limit: 2, Redis: rdb})
+			ctx := context.Background()
+			for range 5 {
+				if over, _ := l.Exceeded(ctx, "k"); over {
+					t.Fatal("Exceeded before any event")
+				}
+			}
+			l.Allow(ctx, "k")
+			if over, _ := l.Exceeded(ctx, "k"); over {
+				t.Fatal("Exceeded after 1 of 2 events")
+			}
+			l.Allow(ctx, "k")
+			over, wait := l.Exceeded(ctx, "k")
+			if !over || wait <= 0 || wait > time.Minute {
+				t.Fatalf("after 2 of 2 events: Exceeded = %v, %v; want true with a wait within the window", over, wait)
+			}
+		})
+	}
+}
