@@ -128,6 +128,17 @@ func TestBinaryLifecycle(t *testing.T) {
 	if got := status("http://"+adminAddr+"/metrics", "Authorization", "Bearer scrape-secret"); got != 200 {
 		t.Errorf("admin /metrics with token = %d, want 200", got)
 	}
+	req, _ := http.NewRequest("GET", "http://"+adminAddr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer scrape-secret")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(body, []byte("\nwebsocket_dropped_clients_total{")) {
+			t.Errorf("/metrics has no websocket_dropped_clients_total series:\n%s", body)
+		}
+	}
 	if got := status("http://" + adminAddr + "/debug/pprof/cmdline"); got != 401 {
 		t.Errorf("admin /debug/pprof/cmdline without token = %d, want 401", got)
 	}

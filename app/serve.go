@@ -281,7 +281,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		cache, bus, ping, rdbc = rdb, rdb, rdb.Ping, rdb.Redis()
 	}
 
-	hub := feed.New(bus)
+	hub := feed.New(bus, cfg.FeedBuffer)
 	checker, err := health.New(health.Config{Checks: []health.Check{
 		{Name: "database", Critical: true, Func: store.Ping},
 		{Name: "redis", Func: ping},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"github.com/getsentry/sentry-go"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	FrontendDir  string // FRONTEND_DIR: built frontend to serve at /
 
 	BcryptCost int // BCRYPT_COST: password hashing work factor
+	FeedBuffer int // FEED_BUFFER: posts a live-feed client may lag behind
 
 	// DeviceCookieKey signs device cookies (DEVICE_COOKIE_KEY, at least 32
 	// bytes); a random key per process when unset.
@@ -146,6 +148,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.DeviceCookieKey = make([]byte, 32)
 		_, _ = rand.Read(c.DeviceCookieKey) // never fails (crypto/rand)
+	}
+	if c.FeedBuffer, err = strconv.Atoi(get("FEED_BUFFER", strconv.Itoa(feed.DefaultBuffer))); err != nil || c.FeedBuffer < 1 || c.FeedBuffer > 1<<16 {
+		return nil, &Error{"FEED_BUFFER", "want a number of posts from 1 to 65536"}
 	}
 	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST", "10")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
 		return nil, &Error{"BCRYPT_COST", "want an integer from 4 to 16"}

@@ -34,14 +34,21 @@ type Bus interface {
 	Subscribe(ctx context.Context, fn func(Message))
 }
 
-// SubscriberBuffer is how many posts a slow client may lag behind before
-// it is dropped: memory per client stays bounded.
-const SubscriberBuffer = 16
+// DefaultBuffer is how many posts a client may lag behind before it is
+// dropped, when New is given none. A burst of new posts queues here while a
+// client that reads normally catches up: 300 posts published at once to 20
+// clients put them 299 behind (TestFeedBurstKeepsReadingClients), so the
+// default leaves room for that. A client that stops reading is dropped once
+// this far behind, so memory per client stays bounded: the buffer is
+// allocated when the client connects, 96 bytes a slot (48 KiB at the
+// default; the posts' text is shared between clients).
+const DefaultBuffer = 512
 
 // Hub delivers posts to subscribers. The zero value is not usable: use New.
 type Hub struct {
 	bus    Bus // nil: in-process only
 	origin string
+	buffer int
 
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
@@ -50,11 +57,15 @@ type Hub struct {
 
 var _ blog.Publisher = (*Hub)(nil)
 
-// New returns a Hub; bus may be nil.
-func New(bus Bus) *Hub {
+// New returns a Hub whose subscribers may lag buffer posts behind (≤ 0
+// means DefaultBuffer); bus may be nil.
+func New(bus Bus, buffer int) *Hub {
+	if buffer <= 0 {
+		buffer = DefaultBuffer
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &Hub{bus: bus, origin: hex.EncodeToString(b), subs: map[*Subscription]struct{}{}}
+	return &Hub{bus: bus, origin: hex.EncodeToString(b), buffer: buffer, subs: map[*Subscription]struct{}{}}
 }
 
 // Subscription receives posts on C until it is closed, by the client
@@ -69,7 +80,7 @@ type Subscription struct {
 
 // Subscribe registers a new subscriber. It returns nil after Close.
 func (h *Hub) Subscribe() *Subscription {
-	c := make(chan blog.Post, SubscriberBuffer)
+	c := make(chan blog.Post, h.buffer)
 	s := &Subscription{C: c, c: c, hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()

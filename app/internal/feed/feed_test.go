@@ -139,7 +139,7 @@ func post(id int64) blog.Post { return blog.Post{ID: id, Title: "t", Body: "b", 
 func TestLocalDelivery(t *testing.T) {
 	for _, n := range []int{1, 3, 10} {
 		t.Run(fmt.Sprintf("subscribers=%d", n), func(t *testing.T) {
-			h := feed.New(nil)
+			h := feed.New(nil, 0)
 			subs := make([]*feed.Subscription, n)
 			for i := range subs {
 				subs[i] = subscribe(t, h)
@@ -162,26 +162,26 @@ func TestLocalDelivery(t *testing.T) {
 }
 
 func TestSlowSubscriberIsDropped(t *testing.T) {
-	h := feed.New(nil)
+	h := feed.New(nil, 0)
 	slow := subscribe(t, h) // never reads
 	fast := subscribe(t, h) // reads every post as it comes
 
-	total := feed.SubscriberBuffer + 5
+	total := feed.DefaultBuffer + 5
 	for i := 1; i <= total; i++ {
 		h.PublishPost(context.Background(), post(int64(i)))
 		if got := receive(t, fast); got.ID != int64(i) {
 			t.Fatalf("fast subscriber got post %d, want %d", got.ID, i)
 		}
-		if want := i > feed.SubscriberBuffer; slow.Dropped() != want {
+		if want := i > feed.DefaultBuffer; slow.Dropped() != want {
 			t.Fatalf("after %d posts (buffer %d): slow Dropped = %v, want %v",
-				i, feed.SubscriberBuffer, slow.Dropped(), want)
+				i, feed.DefaultBuffer, slow.Dropped(), want)
 		}
 	}
 	if fast.Dropped() {
 		t.Error("Dropped = true for a subscriber that keeps up")
 	}
-	if n := closed(t, slow); n != feed.SubscriberBuffer {
-		t.Errorf("dropped subscriber had %d posts buffered, want %d", n, feed.SubscriberBuffer)
+	if n := closed(t, slow); n != feed.DefaultBuffer {
+		t.Errorf("dropped subscriber had %d posts buffered, want %d", n, feed.DefaultBuffer)
 	}
 	if got := h.Len(); got != 1 {
 		t.Errorf("Len = %d after dropping one of two, want 1", got)
@@ -190,7 +190,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 }
 
 func TestSubscriptionClose(t *testing.T) {
-	h := feed.New(nil)
+	h := feed.New(nil, 0)
 	a, b := subscribe(t, h), subscribe(t, h)
 	a.Close()
 	a.Close() // idempotent
@@ -210,7 +210,7 @@ func TestSubscriptionClose(t *testing.T) {
 }
 
 func TestHubClose(t *testing.T) {
-	h := feed.New(nil)
+	h := feed.New(nil, 0)
 	subs := []*feed.Subscription{subscribe(t, h), subscribe(t, h), subscribe(t, h)}
 	h.Close()
 	for i, s := range subs {
@@ -234,7 +234,7 @@ func TestHubClose(t *testing.T) {
 
 func TestPublishThroughBus(t *testing.T) {
 	bus := newFakeBus()
-	h := feed.New(bus)
+	h := feed.New(bus, 0)
 	s := subscribe(t, h)
 
 	h.PublishPost(context.Background(), post(7))
@@ -257,8 +257,8 @@ func TestPublishThroughBus(t *testing.T) {
 
 func TestOriginsDiffer(t *testing.T) {
 	a, b := newFakeBus(), newFakeBus()
-	feed.New(a).PublishPost(context.Background(), post(1))
-	feed.New(b).PublishPost(context.Background(), post(1))
+	feed.New(a, 0).PublishPost(context.Background(), post(1))
+	feed.New(b, 0).PublishPost(context.Background(), post(1))
 	ma, mb := a.messages(), b.messages()
 	if len(ma) != 1 || len(mb) != 1 {
 		t.Fatalf("published %d and %d messages, want 1 each", len(ma), len(mb))
@@ -270,7 +270,7 @@ func TestOriginsDiffer(t *testing.T) {
 
 func TestRunRelaysOtherOrigins(t *testing.T) {
 	bus := newFakeBus()
-	h := feed.New(bus)
+	h := feed.New(bus, 0)
 	s := subscribe(t, h)
 	runHub(t, h)
 
@@ -308,7 +308,7 @@ func TestRunRelaysOtherOrigins(t *testing.T) {
 func TestBusErrorDoesNotStopLocalDelivery(t *testing.T) {
 	bus := newFakeBus()
 	bus.err = errors.New("redis: connection refused")
-	h := feed.New(bus)
+	h := feed.New(bus, 0)
 	s := subscribe(t, h)
 	h.PublishPost(context.Background(), post(5))
 	if got := receive(t, s); got.ID != 5 {
@@ -320,7 +320,7 @@ func TestBusErrorDoesNotStopLocalDelivery(t *testing.T) {
 }
 
 func TestRunWithoutBus(t *testing.T) {
-	h := feed.New(nil)
+	h := feed.New(nil, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -344,7 +344,7 @@ func TestRunWithoutBus(t *testing.T) {
 // point is the race detector.
 func TestConcurrentUse(t *testing.T) {
 	bus := newFakeBus()
-	h := feed.New(bus)
+	h := feed.New(bus, 0)
 	runHub(t, h)
 	var wg sync.WaitGroup
 	for i := range 8 {

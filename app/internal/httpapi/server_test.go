@@ -114,7 +114,7 @@ func newAPI(tb testing.TB, cfg httpapi.Config) *httpapi.Server {
 		cfg.Service = &fakeBlog{}
 	}
 	if cfg.Feed == nil {
-		cfg.Feed = feed.New(nil)
+		cfg.Feed = feed.New(nil, 0)
 	}
 	if cfg.Health == nil {
 		cfg.Health = &fakeHealth{report: health.Report{Status: health.StatusOK, Checks: map[string]string{}}, ready: true}
@@ -311,7 +311,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // TestWebSocketAfterShutdown: once the feed is closed, a new client gets a
 // 503 JSON error instead of an upgrade.
 func TestWebSocketAfterShutdown(t *testing.T) {
-	hub := feed.New(nil)
+	hub := feed.New(nil, 0)
 	hub.Close()
 	s := newAPI(t, httpapi.Config{Feed: hub})
 	a := call(t, s, "GET", "/api/ws", "")

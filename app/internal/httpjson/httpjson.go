@@ -24,6 +24,8 @@ const (
 	CodeInvalidEnvelope = "invalid_envelope"
 	// CodeUpstreamFailed: the tunnel could not forward to Sentry (502).
 	CodeUpstreamFailed = "upstream_failed"
+	// CodeUpgradeRequired: a plain request to the WebSocket endpoint (426).
+	CodeUpgradeRequired = "upgrade_required"
 )
 
 // statuses is the one table from error codes to HTTP statuses.
@@ -43,6 +45,7 @@ var statuses = map[string]int{
 	blog.CodeUnsupported:  http.StatusUnsupportedMediaType,
 	blog.CodeRateLimited:  http.StatusTooManyRequests,
 	CodeUpstreamFailed:    http.StatusBadGateway,
+	CodeUpgradeRequired:   http.StatusUpgradeRequired,
 	blog.CodeUnavailable:  http.StatusServiceUnavailable,
 }
 
