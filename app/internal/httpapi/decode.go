@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"os"
@@ -19,14 +20,14 @@ import (
 // MaxBodyBytes bounds JSON request bodies.
 const MaxBodyBytes = 64 << 10
 
-// decode reads one JSON object into v with strict rules: JSON content
-// type, size limit, no unknown fields, nothing after the object.
+// decode reads one JSON object into v with strict rules: a JSON content
+// type (415 without one), size limit, no unknown fields, nothing after the object.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &blog.Error{Code: blog.CodeUnsupported, Message: "Content-Type must be application/json"}
-		}
+	// A missing type is refused too: a foreign page can send text/plain
+	// (or no type) without a CORS preflight, never application/json.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &blog.Error{Code: blog.CodeUnsupported, Message: "Content-Type must be application/json"}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -107,11 +108,23 @@ func truncate(s string, n int) string {
 
 // pathID parses the {id} path value.
 func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &blog.Error{Code: blog.CodeInvalid, Message: "the post ID must be a positive integer"}
+	id, ok := positive(r.PathValue("id"), math.MaxInt64)
+	if !ok {
+		return 0, &blog.Error{Code: blog.CodeInvalid, Message: "the post ID must be a positive integer, in decimal without a sign or leading zeros"}
 	}
 	return id, nil
+}
+
+// positive parses a positive integer up to limit in its one canonical
+// form: decimal digits, no sign, no leading zero. strconv alone also takes
+// "+1" and "011", so that one resource would have many addresses (and
+// cache keys, and route labels).
+func positive(s string, limit int64) (int64, bool) {
+	if s == "" || s[0] < '1' || s[0] > '9' || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n <= limit
 }
 
 // pageParams parses ?page= and ?per_page=.
@@ -120,18 +133,18 @@ func pageParams(r *http.Request) (blog.Page, error) {
 	p := blog.Page{Page: 1, PerPage: blog.DefaultPerPage}
 	fields := map[string]string{}
 	if v := q.Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1_000_000 {
+		n, ok := positive(v, 1_000_000)
+		if !ok {
 			fields["page"] = "must be an integer from 1 to 1000000"
 		}
-		p.Page = n
+		p.Page = int(n)
 	}
 	if v := q.Get("per_page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > blog.MaxPerPage {
+		n, ok := positive(v, blog.MaxPerPage)
+		if !ok {
 			fields["per_page"] = fmt.Sprintf("must be an integer from 1 to %d", blog.MaxPerPage)
 		}
-		p.PerPage = n
+		p.PerPage = int(n)
 	}
 	if len(fields) > 0 {
 		return p, &blog.Error{Code: blog.CodeInvalid, Message: "invalid query parameters", Fields: fields}

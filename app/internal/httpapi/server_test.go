@@ -333,6 +333,27 @@ func TestFrontendConfig(t *testing.T) {
 	}
 }
 
+// TestNonCanonicalIDs: a post has one address; other spellings of its ID
+// are refused as invalid, not served as the same post.
+func TestNonCanonicalIDs(t *testing.T) {
+	s := newAPI(t, httpapi.Config{})
+	for _, id := range []string{"+1", "011", "0", "-1", "0x1", "1e0", "1.0", "%201", "1%20", "%EF%BC%91", "99999999999999999999", "9223372036854775808"} {
+		if a := call(t, s, "GET", "/api/posts/"+id, ""); a.status != 400 || !strings.Contains(a.body, `"code":"invalid_request"`) {
+			t.Errorf("GET /api/posts/%s = %d %s, want 400 invalid_request", id, a.status, a.body)
+		}
+	}
+	for _, id := range []string{"1", "11", "9223372036854775807"} {
+		if a := call(t, s, "GET", "/api/posts/"+id, ""); a.status != 200 {
+			t.Errorf("GET /api/posts/%s = %d, want 200", id, a.status)
+		}
+	}
+	for _, q := range []string{"page=+1", "page=01", "per_page=+5", "per_page=05", "page=%201"} {
+		if a := call(t, s, "GET", "/api/posts?"+q, ""); a.status != 400 {
+			t.Errorf("GET /api/posts?%s = %d, want 400", q, a.status)
+		}
+	}
+}
+
 // TestDecodeErrors: request bodies are refused with the client error that
 // names the problem, before the service is called.
 func TestDecodeErrors(t *testing.T) {
@@ -347,13 +368,22 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field", `{"email":"a@example.com","admin":true}`, "", 422, "validation_failed"},
 		{"wrong type", `{"email":5}`, "", 422, "validation_failed"},
 		{"form", `email=a`, "application/x-www-form-urlencoded", 415, "unsupported_media"},
+		{"text/plain, JSON body", `{"email":"a@example.com"}`, "text/plain", 415, "unsupported_media"},
+		{"no Content-Type", `{"email":"a@example.com"}`, "none", 415, "unsupported_media"},
+		{"empty Content-Type", `{"email":"a@example.com"}`, " ", 415, "unsupported_media"},
+		{"multipart", `{"email":"a@example.com"}`, "multipart/form-data; boundary=x", 415, "unsupported_media"},
+		{"json with charset, malformed", `{"email": `, "Application/JSON; charset=utf-8", 400, "invalid_request"},
 		{"too large", `{"email":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, "", 413, "body_too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "/api/users", bytes.NewReader([]byte(tt.body)))
 			req.Header.Set("Content-Type", "application/json")
-			if tt.ct != "" {
+			switch tt.ct {
+			case "":
+			case "none":
+				req.Header.Del("Content-Type")
+			default:
 				req.Header.Set("Content-Type", tt.ct)
 			}
 			rec := httptest.NewRecorder()
