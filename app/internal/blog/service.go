@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/secure/precis"
 )
 
 const scope = "example.com/otelstarter/app/internal/blog"
@@ -130,8 +132,19 @@ type Credentials struct {
 	Password string `json:"password"`
 }
 
-// NormalizeEmail trims and lower-cases an email address.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeEmail returns the one form of an email address that accounts
+// are known by: trimmed, then through the PRECIS UsernameCaseMapped profile
+// (RFC 8265), which maps fullwidth letters to their ASCII forms, folds case
+// and normalises to NFC, so that look-alike spellings of one address are
+// one account. It returns "" for an address the profile refuses: one with
+// spaces, control, zero-width or bidirectional formatting characters.
+func NormalizeEmail(s string) string {
+	email, err := precis.UsernameCaseMapped.String(strings.TrimSpace(s))
+	if err != nil {
+		return ""
+	}
+	return email
+}
 
 func (c Credentials) validate() error {
 	fields := map[string]string{}
@@ -139,8 +152,10 @@ func (c Credentials) validate() error {
 	switch {
 	case !utf8.ValidString(c.Email):
 		fields["email"] = "must be valid UTF-8"
-	case email == "":
+	case strings.TrimSpace(c.Email) == "":
 		fields["email"] = "is required"
+	case email == "":
+		fields["email"] = "must not contain spaces, control, invisible or text-direction characters"
 	case len(email) > MaxEmailLen || !utf8.ValidString(email):
 		fields["email"] = "is not a valid email address"
 	default:
@@ -153,6 +168,8 @@ func (c Credentials) validate() error {
 		fields["password"] = "is required"
 	case !utf8.ValidString(c.Password):
 		fields["password"] = "must be valid UTF-8"
+	case strings.TrimSpace(c.Password) == "":
+		fields["password"] = "must not be only spaces"
 	case utf8.RuneCountInString(c.Password) < MinPasswordLen:
 		fields["password"] = "must be at least 8 characters"
 	case len(c.Password) > MaxPasswordLen:
@@ -275,14 +292,21 @@ func (in PostInput) Validate() error {
 			fields[name] = "is required"
 		case utf8.RuneCountInString(v) > max:
 			fields[name] = "must be at most " + strconv.Itoa(max) + " characters"
-		case strings.ContainsRune(v, 0):
-			fields[name] = "must not contain NUL characters"
+		case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
+			fields[name] = "must not contain control characters (NUL, escape, …)"
 		}
 	}
 	check("title", in.Title, MaxTitleLen)
 	check("body", in.Body, MaxBodyLen)
-	if strings.ContainsAny(in.Title, "\r\n") && fields["title"] == "" {
-		fields["title"] = "must be a single line"
+	if fields["title"] == "" {
+		switch {
+		case strings.ContainsAny(in.Title, "\r\n"):
+			fields["title"] = "must be a single line"
+		case strings.ContainsFunc(in.Title, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }):
+			// They can make a title read other than it is stored
+			// ("Trojan Source").
+			fields["title"] = "must not contain text-direction control characters"
+		}
 	}
 	return validationError(fields)
 }

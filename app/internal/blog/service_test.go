@@ -56,6 +56,16 @@ func TestRegisterValidation(t *testing.T) {
 		{"password of 25 runes in 75 bytes", "alice@example.com", strings.Repeat("日", 25), []string{"password"}},
 		{"password invalid UTF-8", "alice@example.com", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", []string{"password"}},
 
+		{"email with zero-width space", "ali\u200bce@example.com", "correct horse", []string{"email"}},
+		{"email with zero-width joiner", "ali\u200dce@example.com", "correct horse", []string{"email"}},
+		{"email with right-to-left override", "alice\u202e@example.com", "correct horse", []string{"email"}},
+		{"email with left-to-right mark", "\u200ealice@example.com", "correct horse", []string{"email"}},
+		{"email with a control character", "ali\x1bce@example.com", "correct horse", []string{"email"}},
+		{"email with soft hyphen", "ali\u00adce@example.com", "correct horse", []string{"email"}},
+		{"fullwidth email", "ａｌｉｃｅ@example.com", "correct horse", nil},
+		{"password of spaces", "alice@example.com", "          ", []string{"password"}},
+		{"password of mixed whitespace", "alice@example.com", " \t\u3000\u00a0    \n", []string{"password"}},
+
 		{"both invalid", "nope", "short", []string{"email", "password"}},
 	}
 	for _, tt := range tests {
@@ -316,6 +326,25 @@ func flip(tok string) string {
 	return tok[:len(tok)-1] + "A"
 }
 
+// TestLookAlikeEmailsAreOneAccount: spellings of an address that read the
+// same (case, fullwidth letters) are the account that exists; they neither
+// create a second one nor fail to log in.
+func TestLookAlikeEmailsAreOneAccount(t *testing.T) {
+	s := newService(t, newFakeStore(), blog.ServiceConfig{})
+	ctx := context.Background()
+	if _, err := s.Register(ctx, blog.Credentials{Email: "alice@example.com", Password: "correct horse"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"Alice@Example.com", "ａｌｉｃｅ@example.com", "ＡＬＩＣＥ@ＥＸＡＭＰＬＥ.ＣＯＭ"} {
+		if _, err := s.Register(ctx, blog.Credentials{Email: email, Password: "correct horse"}); blog.ErrorCode(err) != blog.CodeEmailTaken {
+			t.Errorf("Register(%q) = %v, want email_taken", email, err)
+		}
+		if _, err := s.Login(ctx, blog.Credentials{Email: email, Password: "correct horse"}); err != nil {
+			t.Errorf("Login(%q) = %v, want the account alice@example.com", email, err)
+		}
+	}
+}
+
 func TestPostInputValidate(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -343,6 +372,12 @@ func TestPostInputValidate(t *testing.T) {
 		{"body of 10001 runes", blog.PostInput{Title: "t", Body: strings.Repeat("ü", 10001)}, []string{"body"}, "10000"},
 		{"body with NUL", blog.PostInput{Title: "t", Body: "a\x00"}, []string{"body"}, "NUL"},
 		{"body invalid UTF-8", blog.PostInput{Title: "t", Body: "\xc3"}, []string{"body"}, "UTF-8"},
+		{"title with right-to-left override", blog.PostInput{Title: "evil\u202eexe.txt", Body: "x"}, []string{"title"}, "direction"},
+		{"title with isolate", blog.PostInput{Title: "a\u2066b\u2069", Body: "x"}, []string{"title"}, "direction"},
+		{"title with escape", blog.PostInput{Title: "a\x1b[31mred", Body: "x"}, []string{"title"}, "control"},
+		{"title with C1 control", blog.PostInput{Title: "a\u009bb", Body: "x"}, []string{"title"}, "control"},
+		{"title with DEL", blog.PostInput{Title: "a\x7fb", Body: "x"}, []string{"title"}, "control"},
+		{"body with escape", blog.PostInput{Title: "t", Body: "a\x1b[2J"}, []string{"body"}, "control"},
 		{"both empty", blog.PostInput{}, []string{"title", "body"}, "required"},
 	}
 	for _, tt := range tests {
