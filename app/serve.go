@@ -297,8 +297,10 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	}
 
 	var static http.Handler
-	if st, err := os.Stat(cfg.FrontendDir); err == nil && st.IsDir() {
-		if static, err = httpapi.Static(os.DirFS(cfg.FrontendDir)); err != nil {
+	if root, err := os.OpenRoot(cfg.FrontendDir); err == nil {
+		// Through os.Root, no path or symlink leads out of the folder.
+		a.closers = append(a.closers, root.Close)
+		if static, err = httpapi.Static(root.FS()); err != nil {
 			slog.WarnContext(ctx, "frontend.unavailable", slog.String("error", err.Error()))
 		}
 	} else {

@@ -52,6 +52,8 @@ describe('blog end to end', { skip: skipReason || false }, () => {
   let page;
   let baseURL = '';
   const consoleErrors = /** @type {string[]} */ ([]);
+  /** Content-Security-Policy violations the pages reported. */
+  const cspViolations = /** @type {{directive: string, blocked: string, source: string}[]} */ ([]);
   /** Envelopes the browser POSTed to the tunnel, as the browser sent them. */
   const tunnelled = /** @type {import('./lib.mjs').Envelope[]} */ ([]);
 
@@ -113,6 +115,14 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       viewport: { width: 1200, height: 760 },
       deviceScaleFactor: 1,
       baseURL,
+    });
+    // Every document of the run reports its CSP violations here.
+    await browser.exposeFunction('__reportCSPViolation', (/** @type {any} */ v) => cspViolations.push(v));
+    await browser.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        // @ts-ignore: exposed above
+        window.__reportCSPViolation({ directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile });
+      });
     });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(15_000);
@@ -313,6 +323,30 @@ describe('blog end to end', { skip: skipReason || false }, () => {
       `a /posts/:id transaction (got ${transactions().map((t) => t.transaction).join(', ')})`,
     );
     assert.ok(!transactions().some((t) => /^\/posts\/\d+/.test(t.transaction)), 'no transaction named after a raw post URL');
+  });
+
+  it('runs the whole UI under a strict Content-Security-Policy without a violation', STEP_TIMEOUT, async () => {
+    const res = await fetch(baseURL);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/, 'the UI is served with its CSP');
+    assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.match(res.headers.get('permissions-policy') ?? '', /camera=\(\)/);
+    // Everything above ran under the policy: the Sentry SDK through the
+    // tunnel, Session Replay's worker, the live feed's WebSocket.
+    assert.deepEqual(cspViolations, [], 'no CSP violation while the UI ran');
+
+    // The listener works: an inline script is refused and reported.
+    const ran = await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inlineRan = true';
+      document.head.appendChild(s);
+      // @ts-ignore: set by the script if it ran
+      return window.__inlineRan === true;
+    });
+    assert.equal(ran, false, 'an inline script did not run');
+    await waitFor(() => cspViolations.some((v) => v.directive === 'script-src-elem'), {
+      what: 'the refused inline script reported as a violation',
+    });
+    consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/Content Security Policy/.test(e)));
   });
 
   it('logged no unexpected errors in the browser console', STEP_TIMEOUT, () => {
