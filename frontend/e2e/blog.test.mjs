@@ -118,11 +118,9 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     });
     // Every document of the run reports its CSP violations here.
     await browser.exposeFunction('__reportCSPViolation', (/** @type {any} */ v) => cspViolations.push(v));
-    await browser.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        // @ts-ignore: exposed above
-        window.__reportCSPViolation({ directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile });
-      });
+    await browser.addInitScript({
+      content: `document.addEventListener('securitypolicyviolation', (e) =>
+        window.__reportCSPViolation({ directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile }));`,
     });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(15_000);
@@ -335,13 +333,12 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     assert.deepEqual(cspViolations, [], 'no CSP violation while the UI ran');
 
     // The listener works: an inline script is refused and reported.
-    const ran = await page.evaluate(() => {
+    const ran = await page.evaluate(`(() => {
       const s = document.createElement('script');
       s.textContent = 'window.__inlineRan = true';
       document.head.appendChild(s);
-      // @ts-ignore: set by the script if it ran
       return window.__inlineRan === true;
-    });
+    })()`);
     assert.equal(ran, false, 'an inline script did not run');
     await waitFor(() => cspViolations.some((v) => v.directive === 'script-src-elem'), {
       what: 'the refused inline script reported as a violation',
