@@ -31,3 +31,18 @@ func TestTunnelIsRateLimited(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+// TestRegistrationIsRateLimited: registrations are limited per client
+// address (RATE_LIMIT_REGISTER), conflicts and invalid ones included, so
+// that one client cannot make the service hash passwords without end.
+func TestRegistrationIsRateLimited(t *testing.T) {
+	a := newTestApp(t, map[string]string{"RATE_LIMIT_REGISTER": "3"})
+	wantStatus(t, a.do(t, "POST", "/api/users", map[string]string{"email": "r1@example.com", "password": "long enough 1"}, ""), 201, "")
+	wantStatus(t, a.do(t, "POST", "/api/users", map[string]string{"email": "r1@example.com", "password": "long enough 1"}, ""), 409, "email_taken")
+	wantStatus(t, a.do(t, "POST", "/api/users", map[string]string{"email": "r2@example.com", "password": "short"}, ""), 422, "validation_failed")
+	r := a.do(t, "POST", "/api/users", map[string]string{"email": "r3@example.com", "password": "long enough 3"}, "")
+	wantStatus(t, r, 429, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}

@@ -317,6 +317,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		loginLimiter = ratelimit.New(ratelimit.Config{Name: "login", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
 		failedLogins = ratelimit.New(ratelimit.Config{Name: "login-failures", Limit: cfg.RateLimitLogin, Window: time.Minute, Redis: rdbc})
 	}
+	registerLimiter := ratelimit.New(ratelimit.Config{Name: "register", Limit: cfg.RateLimitRegister, Window: time.Minute, Redis: rdbc})
 	tunnelLimiter := ratelimit.New(ratelimit.Config{Name: "tunnel", Limit: cfg.RateLimitTunnel, Window: time.Minute, Redis: rdbc})
 
 	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
@@ -332,6 +333,7 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 		RequestTimeout:     cfg.RequestTimeout,
 		Static:             static,
 		LoginLimiter:       loginLimiter,
+		RegisterLimiter:    registerLimiter,
 		FailedLoginLimiter: failedLogins,
 		DeviceCookies:      deviceCookies,
 		SentryTunnel:       tun,

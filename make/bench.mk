@@ -38,3 +38,4 @@ bench: ## micro-benchmarks of telemetry/ (kit vs naive vs plain) into bench/RESU
 
 load: bin/otelcol ## the real app under load, telemetry on vs off, collector outage, cold start, /metrics (needs PostgreSQL, Redis)
 	$(GO) run ./bench/load $(LOAD_FLAGS) $(if $(BASELINE),-baseline '$(BASELINE)')
+	HASH_FLOOD=1 $(GO) test -count=1 -run '^TestRegistrationFloodLeavesReadsFast$$' -v ./app/ | grep -E 'median|^(ok|FAIL|---)' 

@@ -116,6 +116,7 @@ func startApp(ctx context.Context, bin, dir, name string, poll time.Duration, en
 		"ADMIN_ADDR=" + addrs[1],
 		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
 		"LOG_LEVEL=info",
+		"RATE_LIMIT_REGISTER=0",
 	}, env...)
 	t0 := time.Now()
 	p, err := startProcess(name, bin, env, filepath.Join(dir, name+".log"))

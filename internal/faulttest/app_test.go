@@ -43,6 +43,7 @@ func startApp(t *testing.T, env map[string]string) *app {
 		"FRONTEND_DIR":         t.TempDir(),
 		"BCRYPT_COST":          "4",
 		"RATE_LIMIT_LOGIN":     "0",
+		"RATE_LIMIT_REGISTER":  "0",
 		"OTEL_TRACES_EXPORTER": "none",
 		"OTEL_LOGS_EXPORTER":   "none",
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/text/secure/precis"
 )
 
@@ -60,6 +62,7 @@ type Service struct {
 	tokenTTL  time.Duration
 	cost      int
 	dummyHash func() ([]byte, error)
+	hashers   *semaphore.Weighted
 
 	postsCreated metric.Int64Counter
 	cacheReqs    metric.Int64Counter
@@ -71,7 +74,11 @@ type ServiceConfig struct {
 	Publisher  Publisher // nil: no live feed
 	TokenTTL   time.Duration
 	BcryptCost int // default bcrypt.DefaultCost
-	Now        func() time.Time
+	// ConcurrentHashes bounds the bcrypt hashes and comparisons running at
+	// once (default GOMAXPROCS), so that a flood of registrations or logins
+	// queues for the CPU instead of starving every other request.
+	ConcurrentHashes int
+	Now              func() time.Time
 }
 
 // NewService returns a Service over store.
@@ -87,6 +94,10 @@ func NewService(store Store, cfg ServiceConfig) (*Service, error) {
 	if s.cost == 0 {
 		s.cost = bcrypt.DefaultCost
 	}
+	if cfg.ConcurrentHashes <= 0 {
+		cfg.ConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	s.hashers = semaphore.NewWeighted(int64(cfg.ConcurrentHashes))
 	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d: want %d to %d", s.cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
@@ -190,7 +201,11 @@ func (s *Service) Register(ctx context.Context, c Credentials) (User, error) {
 	if err := c.validate(); err != nil {
 		return User{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(c.Password), s.cost)
+	var hash []byte
+	err := s.hashing(ctx, func() (err error) {
+		hash, err = bcrypt.GenerateFromPassword([]byte(c.Password), s.cost)
+		return err
+	})
 	if err != nil {
 		return User{}, err
 	}
@@ -200,6 +215,20 @@ func (s *Service) Register(ctx context.Context, c Credentials) (User, error) {
 	}
 	slog.InfoContext(ctx, "user.registered", slog.Int64("user_id", u.ID))
 	return u, nil
+}
+
+// errBusy answers a request that waited for a hashing slot until its
+// deadline.
+var errBusy = &Error{Code: CodeUnavailable, Message: "the server is busy, try again later"}
+
+// hashing runs f, a bcrypt hash or comparison, in one of the service's
+// hashing slots, waiting for one as long as ctx allows.
+func (s *Service) hashing(ctx context.Context, f func() error) error {
+	if err := s.hashers.Acquire(ctx, 1); err != nil {
+		return errBusy
+	}
+	defer s.hashers.Release(1)
+	return f()
 }
 
 // LoginResult is a new session's bearer token.
@@ -230,7 +259,14 @@ func (s *Service) Login(ctx context.Context, c Credentials) (LoginResult, error)
 		}
 		hash = dummy
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(c.Password)) != nil || err != nil {
+	var mismatch error
+	if herr := s.hashing(ctx, func() error {
+		mismatch = bcrypt.CompareHashAndPassword(hash, []byte(c.Password))
+		return nil
+	}); herr != nil {
+		return LoginResult{}, herr
+	}
+	if mismatch != nil || err != nil {
 		slog.InfoContext(ctx, "user.login_failed")
 		return LoginResult{}, errCredentials
 	}

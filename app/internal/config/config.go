@@ -47,6 +47,9 @@ type Config struct {
 
 	RateLimitLogin  int // RATE_LIMIT_LOGIN: logins per minute per client, failures per account; 0 = off
 	RateLimitTunnel int // RATE_LIMIT_TUNNEL: Sentry envelopes per minute per client; 0 = off
+	// RateLimitRegister is RATE_LIMIT_REGISTER: registrations per minute
+	// per client; 0 = off.
+	RateLimitRegister int
 
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
 	ShutdownDrainDelay time.Duration // SHUTDOWN_DRAIN_DELAY: serve on, unready, after SIGTERM
@@ -159,7 +162,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		key string
 		dst *int
 		def string
-	}{{"RATE_LIMIT_LOGIN", &c.RateLimitLogin, "10"}, {"RATE_LIMIT_TUNNEL", &c.RateLimitTunnel, "60"}} {
+	}{{"RATE_LIMIT_LOGIN", &c.RateLimitLogin, "10"}, {"RATE_LIMIT_TUNNEL", &c.RateLimitTunnel, "60"}, {"RATE_LIMIT_REGISTER", &c.RateLimitRegister, "5"}} {
 		if *rl.dst, err = strconv.Atoi(get(rl.key, rl.def)); err != nil || *rl.dst < 0 {
 			return nil, &Error{rl.key, "want a number of requests per minute (0 turns the limit off)"}
 		}

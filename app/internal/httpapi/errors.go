@@ -18,8 +18,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *blog.Error
 	switch {
 	case errors.As(err, &e) && e.Code != blog.CodeUnavailable:
-	case blog.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
-		e = blog.ErrUnavailable
+	case e != nil, errors.Is(err, context.DeadlineExceeded):
+		// An unavailable dependency, or a busy service (e's message says
+		// which), or the request's own deadline.
+		if e == nil {
+			e = blog.ErrUnavailable
+		}
 		slog.WarnContext(ctx, "request.unavailable", slog.String("error", err.Error()))
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		// The client went away; nobody reads the answer.

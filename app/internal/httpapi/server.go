@@ -34,6 +34,8 @@ type Config struct {
 	Static http.Handler
 	// LoginLimiter bounds login attempts per client address. Optional.
 	LoginLimiter Limiter
+	// RegisterLimiter bounds registrations per client address. Optional.
+	RegisterLimiter Limiter
 	// FailedLoginLimiter bounds failed logins per account, or per device
 	// for a client with a valid device cookie for the account (see
 	// DeviceCookies). Optional.
@@ -83,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	m := s.mux
-	m.Handle("POST /api/users", s.timed(s.register))
+	m.Handle("POST /api/users", RateLimited(s.cfg.RegisterLimiter, s.timed(s.register)))
 	m.Handle("POST /api/login", RateLimited(s.cfg.LoginLimiter, s.timed(s.login)))
 	m.Handle("GET /api/posts", s.timed(s.listPosts))
 	m.Handle("POST /api/posts", s.timed(s.authed(s.createPost)))
