@@ -35,6 +35,7 @@ func FuzzRedactString(f *testing.F) {
 		"2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.1", "Bearer abc123DEF456ghi",
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "12:30:45", "1.2.3", "std::vector",
 		"basic authentication failed", "a@b.co@c.de", "1.2.3.4.5.6.7.8", "a::1.2.3.4",
+		"password=hunter2 cookie sid=abc", `{"token":"x"}`, "a: b: c=", "secret='", `password="`,
 	} {
 		f.Add(s)
 	}
@@ -45,6 +46,12 @@ func FuzzRedactString(f *testing.F) {
 		}
 		if m := ipv4Re.FindString(out); m != "" {
 			t.Errorf("RedactString(%q) = %q keeps the IPv4 address %q", s, out, m)
+		}
+		// No sensitive key is left followed by a value of its own.
+		for _, k := range pairKeyRe.FindAllStringSubmatchIndex(out, -1) {
+			if IsSensitiveKey(out[k[2]:k[3]]) && valueLen(out[k[1]:]) > 0 && !strings.HasPrefix(strings.TrimLeft(out[k[1]:], `"'`), Redacted) {
+				t.Errorf("RedactString(%q) = %q keeps the value of %q", s, out, out[k[2]:k[3]])
+			}
 		}
 		if again := RedactString(out); again != out {
 			t.Errorf("not idempotent: RedactString(%q) = %q, then %q", s, out, again)

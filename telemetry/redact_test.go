@@ -116,6 +116,24 @@ func TestRedactString(t *testing.T) {
 		{"token words", "Token refreshed.", "Token refreshed."},
 		{"mac", "aa:bb:cc:dd:ee:ff", "aa:bb:cc:dd:ee:ff"},
 		{"empty", "", ""},
+
+		{"pair =", "password=hunter2 next", "password=" + R + " next"},
+		{"pair :", "login failed: password: hunter2, user=bob", "login failed: password: " + R + ", user=bob"},
+		{"pair spaced", "api_key = k3y!", "api_key = " + R},
+		{"pair quoted", `db_password="p w" ok`, `db_password="` + R + `" ok`},
+		{"pair single-quoted", "secret='s s'", "secret='" + R + "'"},
+		{"pair json", `{"password":"hunter2","name":"x"}`, `{"password":"` + R + `","name":"x"}`},
+		{"pair json spaced", `{"refresh_token": "abc"}`, `{"refresh_token": "` + R + `"}`},
+		{"pair query", "GET /cb?code=1&access_token=abc123&x=1", "GET /cb?code=1&access_token=" + R + "&x=1"},
+		{"pair header", "X-Api-Key: abc", "X-Api-Key: " + R},
+		{"pair upper case", "PASSWORD=x", "PASSWORD=" + R},
+		{"pair dsn", "dsn=postgres://u:pw@db/x", "dsn=" + R},
+		{"pair auth header", "authorization=Basic dXNlcjpwYXNz", "authorization=" + R},
+		{"cookie word", "password=hunter2 cookie sid=abc123", "password=" + R + " cookie " + R},
+		{"cookie header", "Cookie: sid=abc; theme=dark", "Cookie: " + R},
+		{"set-cookie", "Set-Cookie: sid=abc; Path=/; HttpOnly", "Set-Cookie: " + R},
+		{"cookie prose", "the cookie banner was shown", "the cookie banner was shown"},
+		{"harmless pairs", "time=12:30 status=ok route=/api", "time=12:30 status=ok route=/api"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,11 +17,19 @@ var (
 	ipv4Re   = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\b`)
 	ipv6Re   = regexp.MustCompile(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{0,4}|(?:[0-9]{1,3}\.){3}[0-9]{1,3})`)
 	bearerRe = regexp.MustCompile(`(?i)\b(?:bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*`)
+	// A key and "=" or ":" before a value: "password=x", "api_key: x",
+	// `"token":"x"`, "?secret=x&". The key decides (IsSensitiveKey).
+	pairKeyRe = regexp.MustCompile(`([A-Za-z0-9][A-Za-z0-9_.\-]*)["']?[ \t]*[=:][ \t]*`)
+	// "cookie sid=x; theme=y" and "Cookie: sid=x": the pairs after the
+	// word are the cookie's, whatever their names.
+	cookieRe = regexp.MustCompile(`(?i)\b(?:set-)?cookie\b(["']?[ \t]*[=:]?[ \t]*["']?)([^\s,;"']+(?:;[ \t]*[^\s,;"']+)*)`)
 )
 
 // RedactString masks every part of s that looks like an email address, an
-// IPv4 or IPv6 address, a bearer/basic credential or a JWT, and returns s
-// itself (without allocating) when there is nothing to mask.
+// IPv4 or IPv6 address, a bearer/basic credential or a JWT, the value of a
+// key=value or key: value pair whose key is sensitive ([IsSensitiveKey]),
+// and cookies after the word "cookie"; it returns s itself (without
+// allocating) when there is nothing to mask.
 func RedactString(s string) string {
 	if !mayNeedRedaction(s) {
 		return s
@@ -47,17 +55,82 @@ func RedactString(s string) string {
 			return m
 		})
 	}
+	if strings.ContainsAny(s, "=:") {
+		s = redactPairs(s)
+	}
 	return s
 }
 
+// redactPairs masks the values of key=value and key: value pairs whose key
+// is sensitive, in free text such as an error message from a browser, and
+// every cookie after the word "cookie".
+func redactPairs(s string) string {
+	if containsFold(s, "cookie") {
+		s = cookieRe.ReplaceAllStringFunc(s, func(m string) string {
+			sub := cookieRe.FindStringSubmatchIndex(m)
+			sep, value := m[sub[2]:sub[3]], m[sub[4]:sub[5]]
+			// "cookie banner shown" is prose; "cookie sid=x" is not.
+			if !strings.ContainsAny(sep, ":=") && !strings.Contains(value, "=") {
+				return m
+			}
+			return m[:sub[4]] + Redacted
+		})
+	}
+	// The expression finds the keys; a value runs to the closing quote or
+	// to the next space or separator, so that the key after a harmless
+	// pair ("failed: password: x") is still found.
+	var b strings.Builder
+	last := 0
+	for _, k := range pairKeyRe.FindAllStringSubmatchIndex(s, -1) {
+		if k[0] < last || !IsSensitiveKey(s[k[2]:k[3]]) {
+			continue
+		}
+		start := k[1]
+		end := start + valueLen(s[start:])
+		if end == start || strings.HasPrefix(strings.TrimLeft(s[start:], `"'`), Redacted) {
+			continue
+		}
+		b.WriteString(s[last:start])
+		if q := s[start]; q == '"' || q == '\'' {
+			b.WriteString(string(q) + Redacted + string(q))
+		} else {
+			b.WriteString(Redacted)
+		}
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// valueLen is the length of the value at the start of s: a quoted string
+// with its quotes, or the run up to a space or one of & ; , } ].
+func valueLen(s string) int {
+	if s == "" {
+		return 0
+	}
+	if q := s[0]; q == '"' || q == '\'' {
+		if i := strings.IndexByte(s[1:], q); i >= 0 {
+			return i + 2
+		}
+		return len(s)
+	}
+	if i := strings.IndexAny(s, " \t\r\n&;,}]\"'"); i >= 0 {
+		return i
+	}
+	return len(s)
+}
+
 // mayNeedRedaction is the test in front of all the others, in one pass:
-// every shape RedactString masks contains '@' or ':', starts with "eyJ",
+// every shape RedactString masks contains '@', ':' or '=', starts with "eyJ",
 // follows a scheme word or is a run of digits and dots. Most strings, such
 // as IDs and names, fail it at once.
 func mayNeedRedaction(s string) bool {
 	for i, c := range []byte(s) {
 		switch c {
-		case '@', ':':
+		case '@', ':', '=':
 			return true
 		case 'e':
 			if strings.HasPrefix(s[i:], "eyJ") {
