@@ -130,7 +130,7 @@ func (t *Telemetry) logAccess(r *http.Request, route string, m httpsnoop.Metrics
 		level = slog.LevelError
 	}
 	t.Logger.LogAttrs(r.Context(), level, "http.request",
-		slog.String("method", r.Method),
+		slog.String("method", knownMethod(r.Method)),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(m.Duration.Microseconds())/1000),
@@ -214,4 +214,16 @@ type withoutFilteredAttrs struct{ exemplar.Reservoir }
 
 func (r withoutFilteredAttrs) Offer(ctx context.Context, t time.Time, v exemplar.Value, _ []attribute.KeyValue) {
 	r.Reservoir.Offer(ctx, t, v, nil)
+}
+
+// knownMethod is method when it is one of HTTP's, "_OTHER" otherwise, as
+// the semantic conventions ask of http.request.method (and otelhttp does
+// for spans and metrics): a client chooses the method, and any string goes.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "_OTHER"
 }

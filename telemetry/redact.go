@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -12,6 +13,27 @@ import (
 
 // Redacted replaces a secret or a piece of personal data.
 const Redacted = "[REDACTED]"
+
+// MaxLogValueLen bounds every string logged as an attribute value, in
+// bytes, after redaction: a client can put kilobytes in a header or a
+// method, and one log line per request must not grow with it. A panic's
+// stack trace fits.
+const MaxLogValueLen = 8 << 10
+
+// truncated marks a value cut at MaxLogValueLen.
+const truncated = "…[truncated]"
+
+// capLength cuts s to MaxLogValueLen bytes, at a UTF-8 boundary, marked.
+func capLength(s string) string {
+	if len(s) <= MaxLogValueLen {
+		return s
+	}
+	cut := MaxLogValueLen - len(truncated)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncated
+}
 
 // sensitiveKeys are attribute keys (normalised: lower case, without '-',
 // '_' and '.') whose values are always replaced, whatever they look like.
@@ -92,7 +114,7 @@ func redact(a slog.Attr) (slog.Attr, bool) {
 	switch v.Kind() {
 	case slog.KindString:
 		s := v.String()
-		if r := RedactString(s); r != s {
+		if r := capLength(RedactString(s)); r != s {
 			return slog.String(a.Key, r), true
 		}
 	case slog.KindGroup:
@@ -102,7 +124,7 @@ func redact(a slog.Attr) (slog.Attr, bool) {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, RedactString(x.Error())), true
+			return slog.String(a.Key, capLength(RedactString(x.Error()))), true
 		case http.Header:
 			out := make(http.Header, len(x))
 			for k, vs := range x {
