@@ -136,3 +136,30 @@ func errForbidden() error {
 func errEmailTaken() error {
 	return &blog.Error{Code: blog.CodeEmailTaken, Message: "email is already registered"}
 }
+
+// retryRead runs read, an idempotent read, once more when its connection
+// broke under it: the server ended the session (a restart, a failover,
+// pg_terminate_backend) or the connection was cut. database/sql retries by
+// itself only when the driver knows nothing was sent; a read is safe to
+// send again either way. A fresh connection then answers, or the second
+// error is returned.
+func retryRead(ctx context.Context, read func() error) error {
+	err := read()
+	if err != nil && brokenConnection(err) && ctx.Err() == nil {
+		err = read()
+	}
+	return err
+}
+
+// brokenConnection reports whether err ended the connection it came on, as
+// opposed to a database that cannot be reached at all (where a retry would
+// only wait again).
+func brokenConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || strings.HasPrefix(pgErr.Code, "08")
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

@@ -45,8 +45,12 @@ func (s *Store) CreatePost(ctx context.Context, p blog.Post) (blog.Post, error) 
 
 // Post returns the post with id or [blog.CodeNotFound].
 func (s *Store) Post(ctx context.Context, id int64) (blog.Post, error) {
-	p, err := scanPost(s.db.QueryRowContext(ctx,
-		`SELECT `+postColumns+` FROM posts WHERE id = $1`, id))
+	var p blog.Post
+	err := retryRead(ctx, func() (err error) {
+		p, err = scanPost(s.db.QueryRowContext(ctx,
+			`SELECT `+postColumns+` FROM posts WHERE id = $1`, id))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return blog.Post{}, errPostNotFound()
 	}
@@ -70,8 +74,16 @@ func (s *Store) ListPosts(ctx context.Context, page blog.Page) (blog.PostList, e
 	if page.Page-1 > math.MaxInt32/page.PerPage {
 		return blog.PostList{}, blog.Errorf(blog.CodeInvalid, "page is too large")
 	}
-	list := blog.PostList{Posts: []blog.Post{}, Page: page.Page, PerPage: page.PerPage}
+	var list blog.PostList
+	err := retryRead(ctx, func() (err error) {
+		list, err = s.listPosts(ctx, page)
+		return err
+	})
+	return list, err
+}
 
+func (s *Store) listPosts(ctx context.Context, page blog.Page) (blog.PostList, error) {
+	list := blog.PostList{Posts: []blog.Post{}, Page: page.Page, PerPage: page.PerPage}
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM posts`).Scan(&list.Total); err != nil {
 		return blog.PostList{}, wrap("count posts", err)
 	}

@@ -29,10 +29,12 @@ func (s *Store) CreateSession(ctx context.Context, sess blog.Session) error {
 // expires after now, and [blog.CodeNotFound] otherwise.
 func (s *Store) SessionUser(ctx context.Context, tokenHash []byte, now time.Time) (int64, error) {
 	var userID int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
-		tokenHash, dbTime(now),
-	).Scan(&userID)
+	err := retryRead(ctx, func() error {
+		return s.db.QueryRowContext(ctx,
+			`SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+			tokenHash, dbTime(now),
+		).Scan(&userID)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errSessionNotFound()
 	}

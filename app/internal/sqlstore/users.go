@@ -36,10 +36,12 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (blo
 // [Store.CreateUser] stored it, or [blog.CodeNotFound].
 func (s *Store) UserByEmail(ctx context.Context, email string) (blog.User, error) {
 	var u blog.User
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, email, password_hash, created_at FROM users WHERE email = $1`,
-		normalizeEmail(email),
-	).Scan(&u.ID, &u.Email, &u.PasswordHash, timeScanner{&u.CreatedAt})
+	err := retryRead(ctx, func() error {
+		return s.db.QueryRowContext(ctx,
+			`SELECT id, email, password_hash, created_at FROM users WHERE email = $1`,
+			normalizeEmail(email),
+		).Scan(&u.ID, &u.Email, &u.PasswordHash, timeScanner{&u.CreatedAt})
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return blog.User{}, errUserNotFound()
 	}
