@@ -52,8 +52,13 @@ describe('blog end to end', { skip: skipReason || false }, () => {
   let page;
   let baseURL = '';
   const consoleErrors = /** @type {string[]} */ ([]);
-  /** Content-Security-Policy violations the pages reported. */
-  const cspViolations = /** @type {{directive: string, blocked: string, source: string}[]} */ ([]);
+  /**
+   * @typedef {object} CSPViolation a Content-Security-Policy violation a page reported
+   * @property {string} directive
+   * @property {string} blocked
+   * @property {string} source
+   */
+  const cspViolations = /** @type {CSPViolation[]} */ ([]);
   /** Envelopes the browser POSTed to the tunnel, as the browser sent them. */
   const tunnelled = /** @type {import('./lib.mjs').Envelope[]} */ ([]);
 

@@ -80,30 +80,19 @@ var _ httpapi.Health = (*fakeHealth)(nil)
 func (f *fakeHealth) Run(context.Context) health.Report { return f.report }
 func (f *fakeHealth) Ready(context.Context) bool        { return f.ready }
 
-// fakeLimiter refuses the keys in deny, for wait, and records every key.
+// fakeLimiter refuses the keys in deny, for wait.
 type fakeLimiter struct {
 	deny map[string]bool
 	wait time.Duration
-	mu   sync.Mutex
-	keys []string
 }
 
 var _ httpapi.Limiter = (*fakeLimiter)(nil)
 
 func (f *fakeLimiter) Allow(_ context.Context, key string) (bool, time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.keys = append(f.keys, key)
 	if f.deny[key] {
 		return false, f.wait
 	}
 	return true, 0
-}
-
-func (f *fakeLimiter) seen() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.keys...)
 }
 
 // newAPI returns the Server of cfg, with healthy fakes for the
