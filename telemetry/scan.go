@@ -66,36 +66,47 @@ func RedactString(s string) string {
 // every cookie after the word "cookie".
 func redactPairs(s string) string {
 	if containsFold(s, "cookie") {
-		s = cookieRe.ReplaceAllStringFunc(s, func(m string) string {
-			sub := cookieRe.FindStringSubmatchIndex(m)
-			sep, value := m[sub[2]:sub[3]], m[sub[4]:sub[5]]
+		s = splice(s, cookieRe.FindAllStringSubmatchIndex(s, -1), func(m []int, _ int) (int, int, string, bool) {
+			sep, value := s[m[2]:m[3]], s[m[4]:m[5]]
 			// "cookie banner shown" is prose; "cookie sid=x" is not.
-			if !strings.ContainsAny(sep, ":=") && !strings.Contains(value, "=") {
-				return m
-			}
-			return m[:sub[4]] + Redacted
+			ok := strings.ContainsAny(sep, ":=") || strings.Contains(value, "=")
+			return m[4], m[5], Redacted, ok
 		})
 	}
 	// The expression finds the keys; a value runs to the closing quote or
 	// to the next space or separator, so that the key after a harmless
 	// pair ("failed: password: x") is still found.
-	var b strings.Builder
-	last := 0
-	for _, k := range pairKeyRe.FindAllStringSubmatchIndex(s, -1) {
+	return splice(s, pairKeyRe.FindAllStringSubmatchIndex(s, -1), func(k []int, last int) (int, int, string, bool) {
 		if k[0] < last || !IsSensitiveKey(s[k[2]:k[3]]) {
-			continue
+			return 0, 0, "", false
 		}
 		start := k[1]
 		end := start + valueLen(s[start:])
 		if end == start || strings.HasPrefix(strings.TrimLeft(s[start:], `"'`), Redacted) {
+			return 0, 0, "", false
+		}
+		if q := s[start]; q == '"' || q == '\'' {
+			return start, end, string(q) + Redacted + string(q), true
+		}
+		return start, end, Redacted, true
+	})
+}
+
+// splice returns s with spans replaced, for the matches of an expression
+// on s (FindAll…Index, in order): pick returns the span of a match to
+// replace and its replacement, or false to keep the match; last is where
+// the previous replacement ended. It returns s itself when nothing is
+// replaced.
+func splice(s string, matches [][]int, pick func(m []int, last int) (start, end int, repl string, ok bool)) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		start, end, repl, ok := pick(m, last)
+		if !ok {
 			continue
 		}
 		b.WriteString(s[last:start])
-		if q := s[start]; q == '"' || q == '\'' {
-			b.WriteString(string(q) + Redacted + string(q))
-		} else {
-			b.WriteString(Redacted)
-		}
+		b.WriteString(repl)
 		last = end
 	}
 	if last == 0 {
@@ -153,23 +164,12 @@ func hasPrefixFold(s, prefix string) bool {
 // stand alone: "::1" and "[fe80::1]:80" are addresses, while the "::Ba" of
 // "Foo::Bar" is part of a word.
 func redactIPv6(s string) string {
-	var b strings.Builder
-	last := 0
-	for _, l := range ipv6Re.FindAllStringIndex(s, -1) {
+	return splice(s, ipv6Re.FindAllStringIndex(s, -1), func(l []int, _ int) (int, int, string, bool) {
 		m := s[l[0]:l[1]]
-		if !isIP(strings.Trim(m, ":")) && !isIP(m) ||
-			l[0] > 0 && isAlnum(s[l[0]-1]) || l[1] < len(s) && isAlnum(s[l[1]]) {
-			continue
-		}
-		b.WriteString(s[last:l[0]])
-		b.WriteString(Redacted)
-		last = l[1]
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+		ok := (isIP(strings.Trim(m, ":")) || isIP(m)) &&
+			!(l[0] > 0 && isAlnum(s[l[0]-1])) && !(l[1] < len(s) && isAlnum(s[l[1]]))
+		return l[0], l[1], Redacted, ok
+	})
 }
 
 func isIP(s string) bool {
