@@ -47,13 +47,8 @@ func isUnavailable(err error) bool {
 		// The caller gave up (a client went away): not the database's fault.
 		return false
 	case errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, driver.ErrBadConn),
-		errors.Is(err, sql.ErrConnDone),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, io.EOF),
 		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE):
+		connectionLost(err):
 		return true
 	}
 
@@ -159,6 +154,12 @@ func brokenConnection(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || strings.HasPrefix(pgErr.Code, "08")
 	}
+	return connectionLost(err)
+}
+
+// connectionLost reports whether err says that an open connection was
+// closed or cut under the statement.
+func connectionLost(err error) bool {
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
