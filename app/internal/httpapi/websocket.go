@@ -171,20 +171,19 @@ type jsonRefusal struct {
 // refusals are the API's errors for the statuses websocket.Accept refuses
 // a handshake with.
 var refusals = map[int]*blog.Error{
-	http.StatusForbidden:          {Code: blog.CodeForbidden, Message: "cross-origin WebSocket connections are not allowed"},
-	http.StatusUpgradeRequired:    {Code: httpjson.CodeUpgradeRequired, Message: "this endpoint speaks WebSocket only"},
-	http.StatusMethodNotAllowed:   {Code: httpjson.CodeMethodNotAllowed, Message: "a WebSocket handshake is a GET"},
-	http.StatusBadRequest:         {Code: blog.CodeInvalid, Message: "not a valid WebSocket handshake"},
-	http.StatusSwitchingProtocols: nil,
+	http.StatusForbidden:        {Code: blog.CodeForbidden, Message: "cross-origin WebSocket connections are not allowed"},
+	http.StatusUpgradeRequired:  {Code: httpjson.CodeUpgradeRequired, Message: "this endpoint speaks WebSocket only"},
+	http.StatusMethodNotAllowed: {Code: httpjson.CodeMethodNotAllowed, Message: "a WebSocket handshake is a GET"},
+	http.StatusBadRequest:       {Code: blog.CodeInvalid, Message: "not a valid WebSocket handshake"},
 }
 
 func (j *jsonRefusal) WriteHeader(status int) {
-	e, known := refusals[status]
-	if known && e == nil {
+	if status == http.StatusSwitchingProtocols { // accepted
 		j.ResponseWriter.WriteHeader(status)
 		return
 	}
-	if !known {
+	e, ok := refusals[status]
+	if !ok {
 		e = blog.ErrInternal
 	}
 	j.refused = true
