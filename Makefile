@@ -49,12 +49,20 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-20s} ./$$pkg; \
 	done
 
+# sloglint: every call passes a context (without one the line loses its
+# trace_id), messages are constant lowercase event names, keys snake_case,
+# and production code passes typed attributes (slog.String, not "k", v).
+# Tests are left out: they exercise the untyped and context-free forms on
+# purpose.
+SLOGLINT_FLAGS := -test=false -ctx-only=all -attr-only -static-msg -msg-style=lowercased -key-naming-case=snake
+
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, sloglint
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './frontend/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) tool sloglint $(SLOGLINT_FLAGS) ./...
 
 .PHONY: vuln
 vuln: ## govulncheck (needs the vulnerability database to be reachable)

@@ -129,6 +129,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		return fmt.Errorf("server stopped: %w", err)
 	}
 
+	// ctx is done by now; the shutdown still logs and exports through it.
+	ctx = context.WithoutCancel(ctx)
+
 	// The drain: /readyz fails at once so that load balancers take this
 	// instance out, while the listener keeps accepting what they still send
 	// until they have noticed. Responses ask clients to close, so that
@@ -136,22 +139,22 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	// when the listener closes.
 	api.Drain()
 	public.SetKeepAlivesEnabled(false)
-	log.Info("server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
+	log.InfoContext(ctx, "server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
 	select {
 	case <-time.After(cfg.ShutdownDrainDelay):
 	case err := <-errc:
 		return fmt.Errorf("server stopped: %w", err)
 	}
 
-	log.Info("server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	log.InfoContext(ctx, "server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
 	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), admin.Shutdown(sctx))
 	stopBG()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.Info("server.stopped")
+	log.InfoContext(ctx, "server.stopped")
 	return nil
 }
 

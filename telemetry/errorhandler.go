@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -36,5 +37,5 @@ func (h *throttledErrorHandler) Handle(err error) {
 	n := h.suppressed
 	h.last, h.suppressed = now, 0
 	h.mu.Unlock()
-	h.logger.Warn("opentelemetry error", slog.String("error", err.Error()), slog.Int("suppressed_since_last", n))
+	h.logger.WarnContext(context.Background(), "opentelemetry error", slog.String("error", err.Error()), slog.Int("suppressed_since_last", n))
 }

@@ -32,7 +32,7 @@ func (t *Telemetry) newLogHandler() (slog.Handler, error) {
 }
 
 func newLineHandler(format string, w io.Writer, level slog.Leveler) (slog.Handler, error) {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}
 	switch strings.ToLower(format) {
 	case "", "json":
 		return slog.NewJSONHandler(w, opts), nil
@@ -40,6 +40,15 @@ func newLineHandler(format string, w io.Writer, level slog.Leveler) (slog.Handle
 		return slog.NewTextHandler(w, opts), nil
 	}
 	return nil, fmt.Errorf("telemetry: log format %q: want json or text", format)
+}
+
+// readableDuration writes a [time.Duration] as Go writes it ("20s",
+// "1.5ms") instead of slog's default, an integer of nanoseconds in JSON.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // NewRedactingHandler returns a handler that passes every record to next

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -135,6 +136,30 @@ func TestLogTextFormat(t *testing.T) {
 	}
 	if strings.Contains(out, "{\"time\"") {
 		t.Errorf("text format wrote JSON:\n%s", out)
+	}
+}
+
+func TestLogDurationsAreReadable(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			h := newHarness(t, telemetry.WithLogFormat(format))
+			h.tel.Logger.With(slog.Duration("interval", 90*time.Second)).WithGroup("shutdown").InfoContext(context.Background(), "stopping",
+				slog.Duration("timeout", 20*time.Second), slog.Duration("waited", 1500*time.Microsecond))
+			out := h.lines.String()
+			for _, want := range []string{`"interval":"1m30s"`, `"timeout":"20s"`, `"waited":"1.5ms"`} {
+				if format == "text" {
+					want = strings.NewReplacer(`"`, "", ":", "=").Replace(want)
+					want = strings.Replace(want, "timeout", "shutdown.timeout", 1)
+					want = strings.Replace(want, "waited", "shutdown.waited", 1)
+				}
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %s:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "20000000000") {
+				t.Errorf("a duration written as nanoseconds:\n%s", out)
+			}
+		})
 	}
 }
 
