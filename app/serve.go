@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
@@ -66,10 +67,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	// http.Server.Shutdown does not wait for hijacked connections
 	// (WebSockets), nor for the middleware's work after their handler
 	// returns: count every request, and wait for them all.
-	var inflight sync.WaitGroup
+	var (
+		inflight sync.WaitGroup
+		draining atomic.Bool
+	)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inflight.Add(1)
 		defer inflight.Done()
+		if draining.Load() {
+			// net/http closes the connection once this response is written.
+			w.Header().Set("Connection", "close")
+		}
 		a.handler.ServeHTTP(w, r)
 	})
 
@@ -136,9 +144,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	// instance out, while the listener keeps accepting what they still send
 	// until they have noticed. Responses ask clients to close, so that
 	// keep-alive connections move to other instances instead of being cut
-	// when the listener closes.
+	// when the listener closes. Not SetKeepAlivesEnabled(false): it closes
+	// idle connections at once, and one whose next request has just been
+	// read (still counted idle) is closed under a handler that then runs
+	// and answers nobody.
 	api.Drain()
-	public.SetKeepAlivesEnabled(false)
+	draining.Store(true)
 	log.InfoContext(ctx, "server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
 	select {
 	case <-time.After(cfg.ShutdownDrainDelay):
