@@ -257,7 +257,8 @@ func TestComposeGrafanaAndPrometheus(t *testing.T) {
 		t.Errorf("home dashboard: %v", err)
 	}
 	cmd := strings.Join(project.Services["prometheus"].Command, " ")
-	for _, flag := range []string{"--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage", "--config.file=/etc/prometheus/prometheus.yml"} {
+	for _, flag := range []string{"--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage", "--config.file=/etc/prometheus/prometheus.yml",
+		"--storage.tsdb.retention.time=7d", "--storage.tsdb.retention.size=2GB"} {
 		if !strings.Contains(cmd, flag) {
 			t.Errorf("prometheus command lacks %s", flag)
 		}
@@ -281,6 +282,48 @@ func TestComposeCollectorMatchesBuilder(t *testing.T) {
 		if v != "v"+tag {
 			t.Errorf("builder.yaml: %s is not at v%s", m, tag)
 		}
+	}
+}
+
+// TestComposeConfigVariables checks the configs mounted into Loki and Tempo
+// that read environment variables (${VAR:-default}): those programs expand
+// them only with -config.expand-env=true, and only what the service's
+// environment sets reaches them. Without the flag Tempo would read the
+// literal text as a duration and refuse to start.
+func TestComposeConfigVariables(t *testing.T) {
+	project := loadCompose(t)
+	ref := regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*)(:-[^}]*)?\}`)
+	checked := 0
+	for name, svc := range project.Services {
+		for _, v := range svc.Volumes {
+			rel, ok := strings.CutPrefix(v.Source, testproc.RepoRoot(t)+"/")
+			if v.Type != "bind" || !ok || !strings.HasSuffix(rel, ".yaml") {
+				continue
+			}
+			body, err := os.ReadFile(testproc.RepoPath(t, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs := ref.FindAllStringSubmatch(string(body), -1)
+			if len(refs) == 0 {
+				continue
+			}
+			checked++
+			if !slices.Contains(svc.Command, "-config.expand-env=true") {
+				t.Errorf("%s reads %s, which uses ${%s}, without -config.expand-env=true", name, rel, refs[0][1])
+			}
+			for _, m := range refs {
+				if m[2] == "" {
+					t.Errorf("%s: ${%s} has no default", rel, m[1])
+				}
+				if svc.Environment[m[1]] == nil {
+					t.Errorf("%s uses ${%s} but the %s service does not set it", rel, m[1], name)
+				}
+			}
+		}
+	}
+	if checked < 2 {
+		t.Errorf("%d mounted configs use variables, want Loki's and Tempo's retention at least", checked)
 	}
 }
 

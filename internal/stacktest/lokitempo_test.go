@@ -14,7 +14,8 @@ import (
 
 // Loki and Tempo are AGPL and cannot run here, so their configs are checked
 // against the documented configuration of the pinned versions (Loki 3.7,
-// "Grafana Loki configuration parameters"; Tempo 2.10, "Configure Tempo").
+// "Grafana Loki configuration parameters"; Tempo 3.0, "Configure Tempo",
+// "Manifest", "Migrate from Tempo 2.x to 3.0" and "Version 3.0 release notes").
 // A schema maps each allowed key to the schema of its value; nil accepts any
 // value (a leaf, or a block this stack does not use). A "[]" key describes
 // the elements of a list. An unknown key fails: Loki and Tempo refuse to
@@ -76,56 +77,63 @@ var lokiSchema = keys(
 		"storage", "ring", "evaluation_interval", "poll_interval", "wal", "remote_write")).
 	with("analytics", keys("reporting_enabled", "usage_stats_url"))
 
+// tempoSchema is the Tempo 3.0 key set: the 2.10 set less what 3.0 removed
+// (ingester, ingester_client, compactor, metrics_generator_client, the
+// opencensus receiver, the local_blocks processor and its traces_storage, the
+// v2 encoding knobs) plus what 3.0 added (memory, span_profiling, the backend
+// scheduler's and worker's compaction/retention blocks, legacy-overrides opt-in).
+var compactionConfig = keys("block_retention", "compacted_block_retention", "compaction_window",
+	"max_compaction_objects", "max_block_bytes", "retention_concurrency", "max_time_per_tenant", "compaction_cycle")
+
 var tempoSchema = keys(
 	"target", "http_api_prefix", "multitenancy_enabled", "stream_over_http_enabled", "shutdown_delay",
-	"autocomplete_filtering_enabled", "enable_go_runtime_metrics", "memberlist", "query_frontend", "querier",
-	"cache", "ingest", "block_builder", "backend_scheduler", "backend_worker", "live_store", "partition_ring_live_store",
-	"server", "distributor", "ingester", "compactor", "metrics_generator", "storage", "overrides", "usage_report",
+	"autocomplete_filtering_enabled", "enable_go_runtime_metrics", "memory", "span_profiling", "memberlist",
+	"query_frontend", "querier", "cache", "ingest", "block_builder", "backend_scheduler", "backend_scheduler_client",
+	"backend_worker", "live_store", "server", "distributor", "metrics_generator", "storage", "overrides", "usage_report",
 ).
 	with("server", keys("http_listen_address", "http_listen_port", "grpc_listen_address", "grpc_listen_port",
 		"log_level", "log_format", "graceful_shutdown_timeout", "http_server_read_timeout", "http_server_write_timeout",
 		"grpc_server_max_recv_msg_size", "grpc_server_max_send_msg_size")).
 	with("distributor", keys("ring", "log_received_spans", "log_discarded_spans", "metric_received_spans",
-		"forwarders", "extend_writes", "retry_after_on_resource_exhausted", "max_attribute_bytes", "usage").
-		with("receivers", keys("jaeger", "zipkin", "opencensus", "kafka").
+		"forwarders", "retry_after_on_resource_exhausted", "max_attribute_bytes", "usage").
+		with("receivers", keys("jaeger", "zipkin", "kafka").
 			with("otlp", schema{"protocols": schema{
 				"grpc": keys("endpoint", "max_recv_msg_size_mib", "tls", "keepalive", "include_metadata"),
 				"http": keys("endpoint", "cors", "tls", "include_metadata"),
 			}}))).
-	with("ingester", keys("lifecycler", "trace_idle_period", "max_block_bytes", "max_block_duration",
-		"complete_block_timeout", "concurrent_flushes", "flush_check_period", "flush_op_timeout",
-		"override_ring_key", "flush_all_on_shutdown")).
-	with("compactor", keys("ring", "disabled").with("compaction", keys("block_retention", "compacted_block_retention",
-		"compaction_window", "max_compaction_objects", "max_block_bytes", "retention_concurrency",
-		"max_time_per_tenant", "compaction_cycle", "v2_in_buffer_bytes", "v2_out_buffer_bytes", "v2_prefetch_traces_count"))).
+	with("backend_scheduler", keys("maintenance_interval", "backend_flush_interval", "tenant_measurement_interval", "work").
+		with("provider", keys().
+			with("retention", keys("interval")).
+			with("compaction", keys("measure_interval", "max_jobs_per_tenant", "min_input_blocks", "max_input_blocks",
+				"min_cycle_interval").with("compaction", compactionConfig)))).
+	with("backend_worker", keys("backend_scheduler_addr", "finish_on_shutdown_timeout", "backoff", "ring",
+		"override_ring_key").with("compaction", compactionConfig)).
 	with("metrics_generator", keys("ring", "metrics_ingestion_time_range_slack", "query_timeout", "override_ring_key",
-		"codec", "assigned_partitions", "disable_grpc").
+		"codec", "assigned_partitions", "disable_grpc", "ingest_concurrency").
 		with("registry", keys("collection_interval", "stale_duration", "max_label_name_length", "max_label_value_length",
 			"external_labels", "inject_tenant_id_as")).
 		with("storage", keys("path", "wal", "remote_write_flush_deadline", "remote_write_add_org_id_header").
 			with("remote_write", schema{"[]": keys("url", "send_exemplars", "headers", "name", "remote_timeout",
 				"basic_auth", "authorization", "tls_config", "queue_config", "metadata_config", "write_relabel_configs",
 				"send_native_histograms", "protobuf_message")})).
-		with("traces_storage", keys("path", "v2_encoding", "search_encoding", "ingestion_time_range_slack", "version")).
-		with("traces_query_storage", keys("path")).
 		with("processor", keys("host_info").
 			with("service_graphs", keys("wait", "max_items", "workers", "histogram_buckets", "dimensions",
-				"enable_client_server_prefix", "enable_messaging_system_latency_histogram", "enable_virtual_node_label",
-				"peer_attributes", "span_multiplier_key")).
+				"enable_client_server_prefix", "enable_client_latency_histogram", "enable_server_latency_histogram",
+				"enable_messaging_system_latency_histogram", "enable_virtual_node_label", "peer_attributes",
+				"span_multiplier_key", "filter_policies")).
 			with("span_metrics", keys("histogram_buckets", "intrinsic_dimensions", "dimensions", "dimension_mappings",
-				"enable_target_info", "target_info_excluded_dimensions", "filter_policies", "span_multiplier_key", "enable_instance_label")).
-			with("local_blocks", keys("block", "search", "flush_check_period", "trace_idle_period", "max_block_duration",
-				"max_block_bytes", "complete_block_timeout", "max_live_traces", "concurrent_blocks", "filter_server_spans",
-				"flush_to_storage")))).
+				"enable_target_info", "target_info_excluded_dimensions", "filter_policies", "span_multiplier_key", "enable_instance_label")))).
 	with("storage", schema{"trace": keys("backend", "block", "search", "blocklist_poll", "blocklist_poll_concurrency",
+		"blocklist_poll_fallback", "blocklist_poll_tenant_index_builders", "blocklist_poll_stale_tenant_index",
 		"s3", "gcs", "azure", "cache", "pool", "background_cache").
-		with("wal", keys("path", "v2_encoding", "search_encoding", "ingestion_time_range_slack", "version")).
+		with("wal", keys("path", "search_encoding", "ingestion_time_range_slack", "version")).
 		with("local", keys("path"))}).
-	with("overrides", keys("per_tenant_override_config", "per_tenant_override_period", "user_configurable_overrides").
+	with("overrides", keys("per_tenant_override_config", "per_tenant_override_period", "user_configurable_overrides",
+		"enable_legacy_overrides").
 		with("defaults", keys("ingestion", "read", "compaction", "global", "storage", "forwarders", "cost_attribution").
 			with("metrics_generator", keys("ring_size", "disable_collection", "collection_interval",
 				"generate_native_histograms", "max_active_series", "ingestion_time_range_slack", "trace_id_label_name",
-				"remote_write_headers", "forwarder", "processor").
+				"remote_write_headers", "forwarder", "processor", "span_name_sanitization").
 				with("processors", nil)))).
 	with("usage_report", keys("reporting_enabled"))
 
@@ -246,19 +254,62 @@ func TestLokiConfig(t *testing.T) {
 }
 
 func TestTempoConfig(t *testing.T) {
+	// Tempo 3.0 monolithic: no ingester/compactor (the schema rejects them),
+	// retention on the backend scheduler and worker, no local-blocks.
+	const retention = "${TEMPO_RETENTION:-72h}" // expanded with -config.expand-env=true
 	cfg := checkConfig(t, "tempo", tempoSchema,
 		pinned{[]string{"server", "http_listen_port"}, 3200},
 		pinned{[]string{"distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"}, "0.0.0.0:4317"},
+		pinned{[]string{"distributor", "receivers", "otlp", "protocols", "http", "endpoint"}, "0.0.0.0:4318"},
 		pinned{[]string{"storage", "trace", "backend"}, "local"},
+		pinned{[]string{"storage", "trace", "wal", "path"}, "/var/tempo/wal"},
+		pinned{[]string{"storage", "trace", "local", "path"}, "/var/tempo/blocks"},
+		pinned{[]string{"metrics_generator", "storage", "path"}, "/var/tempo/generator/wal"},
+		pinned{[]string{"backend_scheduler", "provider", "compaction", "compaction", "block_retention"}, retention},
+		pinned{[]string{"backend_worker", "compaction", "block_retention"}, retention},
+		pinned{[]string{"usage_report", "reporting_enabled"}, false},
 	)
-	rw, _ := dig(cfg, "metrics_generator", "storage", "remote_write").([]any)
-	if len(rw) != 1 || rw[0].(map[string]any)["url"] != "http://prometheus:9090/api/v1/write" {
-		t.Errorf("metrics generator remote_write = %v, want Prometheus's /api/v1/write", rw)
+	// Every path Tempo writes must sit on the tempo-data volume.
+	var walk func(string, any)
+	walk = func(at string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				if s, ok := sub.(string); ok && k == "path" && !strings.HasPrefix(s, "/var/tempo/") {
+					t.Errorf("%s.path = %s, want under /var/tempo/", at, s)
+				}
+				walk(at+"."+k, sub)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", at, i), e)
+			}
+		}
 	}
-	procs := fmt.Sprint(dig(cfg, "overrides", "defaults", "metrics_generator", "processors"))
-	for _, p := range []string{"service-graphs", "span-metrics", "local-blocks"} {
-		if !strings.Contains(procs, p) {
-			t.Errorf("metrics generator processors %s lack %s", procs, p)
+	walk("tempo", cfg)
+	rw, _ := dig(cfg, "metrics_generator", "storage", "remote_write").([]any)
+	if len(rw) != 1 {
+		t.Fatalf("metrics generator remote_write = %v, want one Prometheus endpoint", rw)
+	}
+	if w := rw[0].(map[string]any); w["url"] != "http://prometheus:9090/api/v1/write" || w["send_exemplars"] != true {
+		t.Errorf("metrics generator remote_write = %v, want Prometheus's /api/v1/write with exemplars", w)
+	}
+	procs, _ := dig(cfg, "overrides", "defaults", "metrics_generator", "processors").([]any)
+	enabled := map[string]bool{}
+	for _, p := range procs {
+		enabled[fmt.Sprint(p)] = true
+	}
+	for _, p := range []string{"service-graphs", "span-metrics"} {
+		if !enabled[p] {
+			t.Errorf("metrics generator processors %v lack %s", procs, p)
+		}
+	}
+	if enabled["local-blocks"] {
+		t.Error("local-blocks was removed in Tempo 3.0; the live-store serves TraceQL metrics")
+	}
+	for _, p := range []string{"service_graphs", "span_metrics"} {
+		if dims := fmt.Sprint(dig(cfg, "metrics_generator", "processor", p, "dimensions")); !strings.Contains(dims, "http.route") {
+			t.Errorf("%s dimensions %s lack http.route", p, dims)
 		}
 	}
 }
