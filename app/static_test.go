@@ -69,3 +69,42 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+// TestPublicListenerHasNoAdminPaths: /metrics and /debug/pprof/ live on the
+// admin listener only. On the public one they are 404 JSON, also when the
+// UI is built and its SPA fallback answers every other path with
+// index.html; and every path that no route matches, these and unknown API
+// paths alike, is labelled unmatched in the access log, never by the
+// catch-all pattern that turned it into JSON.
+func TestPublicListenerHasNoAdminPaths(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html><title>ui</title>"), 0o600))
+	a := newTestApp(t, map[string]string{"FRONTEND_DIR": dir})
+	paths := []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline", "/debug/vars", "/api/nope", "/api/posts/1/nope"}
+	for _, p := range paths {
+		for _, method := range []string{"GET", "HEAD", "POST"} {
+			r := a.do(t, method, p, nil, "")
+			if r.Status != 404 || strings.Contains(r.Raw, "<title>") {
+				t.Errorf("%s %s = %d %q, want 404 JSON", method, p, r.Status, r.Raw)
+			}
+			if method != "HEAD" && r.errCode() != "not_found" {
+				t.Errorf("%s %s: error code %q, want not_found", method, p, r.errCode())
+			}
+		}
+	}
+	if r := a.do(t, "GET", "/metrics/", nil, ""); r.Status != 200 || !strings.Contains(r.Raw, "<title>ui</title>") {
+		t.Errorf("GET /metrics/ (a client route, not the admin path) = %d %q, want index.html", r.Status, r.Raw)
+	}
+	lines := a.tel.LinesWith(t, "http.request")
+	if len(lines) != len(paths)*3+1 {
+		t.Fatalf("%d access lines, want %d", len(lines), len(paths)*3+1)
+	}
+	for _, l := range lines[:len(paths)*3] {
+		if l["route"] != "unmatched" {
+			t.Errorf("access line %v: route %v, want unmatched", l, l["route"])
+		}
+	}
+	if got := lines[len(lines)-1]["route"]; got != "/" {
+		t.Errorf("the UI's route = %v, want /", got)
+	}
+}

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -100,10 +101,15 @@ func (s *Server) routes() {
 	if s.cfg.SentryTunnel != nil {
 		m.Handle("POST /api/sentry-tunnel", RateLimited(s.cfg.TunnelLimiter, s.cfg.SentryTunnel))
 	}
-	m.HandleFunc("/api/", s.notFound)
+	m.HandleFunc(catchAllAPI, s.notFound)
+	// The admin listener's paths are 404 here, also when the UI's SPA
+	// fallback would answer every other path with index.html.
+	for _, p := range adminOnly {
+		m.HandleFunc(p, s.notFound)
+	}
 	// One pattern for the rest: "GET /" next to "/api/" would be a conflict
 	// that ServeMux refuses (neither is more specific than the other).
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc(catchAll, func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Static != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			s.cfg.Static.ServeHTTP(w, r)
 			return
@@ -312,7 +318,26 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // notFound answers unknown paths with 404 JSON, or 405 with an Allow
 // header when the path exists for other methods.
+// The patterns that catch what no route matches, so that it gets a JSON
+// error instead of ServeMux's plain text: none of them is a route.
+const (
+	catchAll    = "/"
+	catchAllAPI = "/api/"
+)
+
+// adminOnly are the paths that only the admin listener serves.
+var adminOnly = []string{"/metrics", "/debug/"}
+
+func isRoute(pattern string) bool {
+	return pattern != "" && pattern != catchAll && pattern != catchAllAPI && !slices.Contains(adminOnly, pattern)
+}
+
+// notFound answers a request no route matched: 405 with Allow when the path
+// has routes for other methods, else 404. It clears r.Pattern, which
+// ServeMux set to the catch-all, so that the telemetry middleware labels the
+// request as unmatched instead of by the catch-all pattern.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	r.Pattern = ""
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
@@ -320,7 +345,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 		probe := *r
 		probe.Method = m
-		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" && pattern != "/api/" {
+		if _, pattern := s.mux.Handler(&probe); isRoute(pattern) {
 			allow = append(allow, m)
 		}
 	}
