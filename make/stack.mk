@@ -5,12 +5,16 @@
 GO             ?= go
 OCB_VERSION    ?= v0.161.0
 OCB            ?= $(shell $(GO) env GOPATH)/bin/builder
-COMPOSE        ?= docker compose
+# Compose v2 as the docker plugin, else the standalone docker-compose; empty
+# when neither runs (compose-check then says so). Expanded only by the
+# recipes that need it.
+COMPOSE        ?= $(shell if docker compose version >/dev/null 2>&1; then echo docker compose; \
+	elif docker-compose version >/dev/null 2>&1; then echo docker-compose; fi)
 TRAFFIC_URL    ?= http://localhost:8080
 TRAFFIC_FOR    ?= 2m
 STACK_TEST_RUN ?= .
 
-.PHONY: collector up down logs traffic test-stack lint-stack
+.PHONY: collector up down logs compose-check traffic test-stack lint-stack
 
 collector: bin/otelcol ## build bin/otelcol from collector/builder.yaml (only when it changed)
 
@@ -25,7 +29,12 @@ bin/otelcol: collector/builder.yaml | $(OCB)
 	GOFLAGS=-buildvcs=false $(OCB) --config collector/builder.yaml
 	cp bin/otelcol-build/otelcol $@
 
-up: ## start the whole stack (docker compose) in the background and print the URLs
+# One line that says what is missing, instead of docker's own error for a
+# compose subcommand it does not know ("unknown shorthand flag: 'd'").
+compose-check: ## check that Docker Compose is installed (up, down and logs run it first)
+	$(if $(COMPOSE),,$(error $(if $(shell command -v docker),docker is installed but Docker Compose is not: install the compose plugin (docker compose) or docker-compose,Docker Compose not found: install Docker with the compose plugin (https://docs.docker.com/compose/install/))))
+
+up: compose-check ## start the whole stack (docker compose) in the background and print the URLs
 	$(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:$${GRAFANA_PORT:-3000}  (admin / GF_SECURITY_ADMIN_PASSWORD from .env)"
@@ -33,10 +42,10 @@ up: ## start the whole stack (docker compose) in the background and print the UR
 	@echo "  Demo load   make traffic"
 	@echo
 
-down: ## stop the stack (data stays in the named volumes; `docker compose down -v` drops it)
+down: compose-check ## stop the stack (data stays in the named volumes; `docker compose down -v` drops it)
 	$(COMPOSE) down
 
-logs: ## follow the logs of every stack service
+logs: compose-check ## follow the logs of every stack service
 	$(COMPOSE) logs -f --tail=100
 
 traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)

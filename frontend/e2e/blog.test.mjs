@@ -8,7 +8,7 @@
 // Chromium the test is skipped, except in CI (CI=true), where it fails.
 // UPDATE_SCREENSHOT=1 also writes docs/screenshot.png.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -38,6 +38,8 @@ if (!existsSync(chromiumPath)) {
   if (inCI) throw new Error(`e2e: ${msg}; it is required when CI=true`);
   skipReason = msg;
   console.warn(`\n*** e2e SKIPPED: ${msg} ***\n`);
+  // make test lists every skipped proof at the end (SKIP_REPORT).
+  if (process.env.SKIP_REPORT) appendFileSync(process.env.SKIP_REPORT, `e2e (frontend/e2e): ${msg}\n`);
 }
 
 describe('blog end to end', { skip: skipReason || false }, () => {

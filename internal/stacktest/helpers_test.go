@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"example.com/otelstarter/internal/testenv"
 )
 
 // inCI reports whether a missing tool must fail the test instead of skipping it.
@@ -16,11 +18,11 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 // missing skips the test loudly, or fails it in CI.
 func missing(tb testing.TB, what, how string) {
 	tb.Helper()
-	msg := fmt.Sprintf("\n!!! %s is missing: %s\n!!! This part of the stack is NOT proven on this machine.", what, how)
+	msg := fmt.Sprintf("%s is missing: %s\n!!! This part of the stack is NOT proven on this machine.", what, how)
 	if inCI() {
-		tb.Fatal(msg)
+		tb.Fatal("\n!!! " + msg)
 	}
-	tb.Skip(msg)
+	testenv.Skip(tb, msg)
 }
 
 // needProgram returns the path of an executable on the PATH.

@@ -42,7 +42,25 @@ func Missing(tb testing.TB, service, envVar string, err error) {
 	if InCI() {
 		tb.Fatal("CI=true: " + msg)
 	}
-	tb.Skip("SKIPPING: " + msg)
+	Skip(tb, "SKIPPING: "+msg)
+}
+
+// Skip skips tb with msg and, when SKIP_REPORT names a file (make test sets
+// it), appends the test's name and the first line of msg to it, so that the
+// run ends with the list of what was not proven instead of hiding it in -v
+// output.
+func Skip(tb testing.TB, msg string) {
+	tb.Helper()
+	if path := os.Getenv("SKIP_REPORT"); path != "" {
+		line, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			// One write per line: O_APPEND keeps lines from parallel test
+			// binaries whole.
+			_, _ = fmt.Fprintf(f, "%s: %s\n", tb.Name(), line)
+			f.Close()
+		}
+	}
+	tb.Skip(msg)
 }
 
 func getenv(key, def string) string {
