@@ -34,6 +34,17 @@ bin/otelcol: collector/builder.yaml | $(OCB)
 compose-check: ## check that Docker Compose is installed (up, down and logs run it first)
 	$(if $(COMPOSE),,$(error $(if $(shell command -v docker),docker is installed but Docker Compose is not: install the compose plugin (docker compose) or docker-compose,Docker Compose not found: install Docker with the compose plugin (https://docs.docker.com/compose/install/))))
 
+# Prometheus and promtool at the version go.mod pins for the rule and query
+# tests, which docker-compose.yml's image matches (a test checks). Without
+# the service discoveries (remove_all_sd): the stack's configs use static
+# targets only, and the build takes half the time.
+PROMETHEUS_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus)
+
+bin/prometheus bin/promtool &: go.mod
+	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install -tags remove_all_sd \
+		github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION) \
+		github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
 up: compose-check ## start the whole stack (docker compose) in the background and print the URLs
 	$(COMPOSE) up -d --build
 	@echo
@@ -54,8 +65,21 @@ traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
-test-stack: bin/otelcol ## prove the stack's configs with the real programs (bin/otelcol, promtool, prometheus, redis)
+test-stack: bin/otelcol bin/prometheus bin/promtool ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, redis)
 	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./app/internal/traffic/
 
-lint-stack: bin/otelcol ## check the stack's config files without starting anything
+lint-stack: bin/otelcol bin/promtool ## check the stack's config files without starting anything
 	$(GO) test -short -count=1 ./internal/stacktest/
+
+# The versions the stack runs live in one place, docker-compose.yml's image
+# tags; the tests fail when a program they run (the collector built from
+# collector/builder.yaml, Prometheus and promtool from go.mod's
+# prometheus/prometheus module) is at another version than its image.
+.PHONY: versions
+versions: ## print every pinned version: the stack's images and the programs the tests run
+	@echo "Images (docker-compose.yml):"
+	@awk '/^services:/ {s=1; next} s && /^[^ #]/ {s=0} s && /^  [a-z0-9-]+:$$/ {svc=$$1; sub(":", "", svc)} s && /^    image:/ {printf "  %-16s %s\n", svc, $$2}' docker-compose.yml
+	@echo "Tested with (must match the images):"
+	@printf "  %-16s %s\n" "otelcol (ocb)" "$$(awk '/^dist:/ {d=1} d && /version:/ {print $$2; exit}' collector/builder.yaml)"
+	@printf "  %-16s %s\n" "prometheus" "$$($(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus) (Go module v0.3MM.P = Prometheus 3.MM.P)"
+	@echo "Go toolchain:   $$($(GO) env GOVERSION)"

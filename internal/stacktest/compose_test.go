@@ -2,10 +2,13 @@ package stacktest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,7 +27,7 @@ var noHealthcheck = map[string]string{
 }
 
 // exactTag matches an image pinned to a full version such as 0.161.0,
-// v3.14.0 or 17.6-alpine (Postgres versions have two parts).
+// v3.16.0 or 17.11-alpine (Postgres versions have two parts).
 var exactTag = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$`)
 
 func loadCompose(t *testing.T) *types.Project {
@@ -325,6 +328,59 @@ func TestComposeConfigVariables(t *testing.T) {
 	if checked < 2 {
 		t.Errorf("%d mounted configs use variables, want Loki's and Tempo's retention at least", checked)
 	}
+}
+
+// TestComposePrometheusMatchesTests keeps the Prometheus that compose runs
+// and the one the tests run at one version. The tests parse rules and
+// queries with the github.com/prometheus/prometheus module of go.mod and run
+// bin/prometheus and bin/promtool, built from that module (make
+// bin/prometheus); the module's v0.3MM.P is Prometheus v3.MM.P.
+func TestComposePrometheusMatchesTests(t *testing.T) {
+	project := loadCompose(t)
+	repo, tag, _ := strings.Cut(project.Services["prometheus"].Image, ":")
+	if repo != "prom/prometheus" {
+		t.Fatalf("prometheus image = %s, want prom/prometheus", project.Services["prometheus"].Image)
+	}
+	mod := goModVersion(t, "github.com/prometheus/prometheus")
+	if want := prometheusRelease(t, mod); tag != want {
+		t.Errorf("compose runs prom/prometheus:%s, the tests run %s (go.mod github.com/prometheus/prometheus %s): change one", tag, want, mod)
+	}
+	for _, prog := range []string{"prometheus", "promtool"} {
+		bin := stackProgram(t, prog)
+		out, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatalf("go version -m %s: %v", bin, err)
+		}
+		if !regexp.MustCompile(`(?m)^\s+mod\s+github.com/prometheus/prometheus\s+` + regexp.QuoteMeta(mod) + `\s`).Match(out) {
+			t.Errorf("%s is not built from github.com/prometheus/prometheus %s (rebuild: make %s):\n%s", bin, mod, bin, out)
+		}
+	}
+}
+
+// prometheusRelease maps the Go module version v0.316.0 to v3.16.0.
+func prometheusRelease(t *testing.T, mod string) string {
+	m := regexp.MustCompile(`^v0\.(\d)(\d\d)\.(\d+)$`).FindStringSubmatch(mod)
+	if m == nil {
+		t.Fatalf("github.com/prometheus/prometheus %s: not of the form v0.3MM.P", mod)
+	}
+	return fmt.Sprintf("v%s.%d.%s", m[1], atoi(t, m[2]), m[3])
+}
+
+func atoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// goModVersion is the version go.mod requires of module path.
+func goModVersion(t *testing.T, path string) string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", path).Output()
+	if err != nil {
+		t.Fatalf("go list -m %s: %v", path, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // TestEnvExampleListsEveryKnob keeps .env.example complete.

@@ -38,7 +38,7 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	otelcolBin := testproc.Otelcol(t)
-	promBin := needProgram(t, "prometheus", "`apt-get install -y prometheus` (Debian's Prometheus 2.42 server and promtool)")
+	promBin := stackProgram(t, "prometheus")
 	appBin := testproc.BuildApp(t)
 	dir := t.TempDir()
 	s := &stack{}

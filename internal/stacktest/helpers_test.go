@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 )
 
 // inCI reports whether a missing tool must fail the test instead of skipping it.
@@ -31,6 +32,18 @@ func needProgram(tb testing.TB, name, how string) string {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		missing(tb, name, how)
+	}
+	return path
+}
+
+// stackProgram returns bin/<name>, a program the Makefile builds at the
+// version the stack pins (make bin/<name>), never one from the PATH whose
+// version nobody chose.
+func stackProgram(tb testing.TB, name string) string {
+	tb.Helper()
+	path := testproc.RepoPath(tb, "bin", name)
+	if _, err := os.Stat(path); err != nil {
+		missing(tb, "bin/"+name, "run `make bin/"+name+"` (builds it at the version docker-compose.yml runs)")
 	}
 	return path
 }

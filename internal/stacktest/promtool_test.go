@@ -12,7 +12,7 @@ import (
 // TestPromtool runs Prometheus's own checks on the shipped configuration, the
 // rules and their unit tests (prometheus/tests/*.yml).
 func TestPromtool(t *testing.T) {
-	promtool := needProgram(t, "promtool", "`apt-get install -y prometheus` (Debian's package ships promtool)")
+	promtool := stackProgram(t, "promtool")
 	root := testproc.RepoRoot(t)
 
 	t.Run("check config", func(t *testing.T) {
