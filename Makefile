@@ -86,17 +86,6 @@ lint: ## gofmt, go vet, staticcheck, sloglint
 vuln: ## govulncheck (needs the vulnerability database to be reachable)
 	$(GO) tool govulncheck ./...
 
-.PHONY: test-rename
-test-rename: ## prove `make rename` leaves a module that builds and passes its unit tests
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-		git ls-files -z | xargs -0 -I{} cp --parents {} "$$tmp"/ ; \
-		$(MAKE) --no-print-directory -C "$$tmp" rename MODULE=example.org/acme/renamed-svc >/dev/null; \
-		cd "$$tmp"; \
-		test "$$($(GO) list -m)" = example.org/acme/renamed-svc; \
-		! grep -rq --include='*.go' '$(MODULE)' . || { echo "rename left the old module path behind"; exit 1; }; \
-		$(GO) build ./... && $(GO) vet ./... && $(GO) test -count=1 ./telemetry/ ./app/internal/blog/ ./app/internal/config/; \
-		echo "rename: ok"
-
 # What a user does who takes only telemetry/: a fresh module with nothing
 # but the package, its import path rewritten, tidied, vetted and tested.
 # The kit's go.mod seeds the new one, so the copy is tested at the versions
@@ -115,16 +104,6 @@ test-copy: ## prove telemetry/ builds and passes its tests alone, copied into a 
 		$(GO) vet ./... && $(GO) test -count=1 ./...; \
 		echo "test-copy: ok; a copy of telemetry/ requires:"; \
 		$(GO) list -m -f '{{if not .Indirect}}{{if not .Main}}  {{.Path}} {{.Version}}{{end}}{{end}}' all
-
-.PHONY: rename
-rename: ## rename the module everywhere: make rename MODULE=example.com/you/svc
-	@new="$(MODULE)"; old="$$($(GO) list -m)"; \
-		if [ -z "$$new" ] || [ "$$new" = "$$old" ]; then echo "usage: make rename MODULE=example.com/you/svc (now: $$old)"; exit 2; fi; \
-		case "$$new" in *[!A-Za-z0-9._~/-]*) echo "rename: $$new is not a valid module path"; exit 2;; esac; \
-		$(GO) mod edit -module "$$new"; \
-		grep -rlF --null "$$old" --include='*.go' --include='*.md' --include='*.mk' --include='Dockerfile' . 2>/dev/null \
-			| grep -zv '^./frontend/node_modules/' | xargs -0 -r sed -i "s#$$old#$$new#g"; \
-		echo "module renamed: $$old -> $$new"
 
 .PHONY: clean
 clean: ## remove built files
