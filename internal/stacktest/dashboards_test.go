@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v4"
 
@@ -25,11 +28,53 @@ type dashboard struct {
 	Title      string  `json:"title"`
 	Panels     []panel `json:"panels"`
 	Templating struct {
-		List []struct {
-			Name string `json:"name"`
-			Type string `json:"type"`
-		} `json:"list"`
+		List []variable `json:"list"`
 	} `json:"templating"`
+	Links []struct {
+		Type        string   `json:"type"`
+		Tags        []string `json:"tags"`
+		IncludeVars bool     `json:"includeVars"`
+	} `json:"links"`
+}
+
+// variable is one template variable of a dashboard.
+type variable struct {
+	Name       string          `json:"name"`
+	Label      string          `json:"label"`
+	Type       string          `json:"type"`
+	Datasource *datasource     `json:"datasource"`
+	Definition string          `json:"definition"`
+	Query      json.RawMessage `json:"query"` // a string, or {"query": …} from the Prometheus editor
+	Refresh    int             `json:"refresh"`
+	Sort       int             `json:"sort"`
+	IncludeAll bool            `json:"includeAll"`
+	Multi      bool            `json:"multi"`
+	Current    struct {
+		Text  any `json:"text"`
+		Value any `json:"value"`
+	} `json:"current"`
+}
+
+// queryText returns the variable's query whichever form it is stored in.
+func (v variable) queryText() string {
+	var s string
+	if json.Unmarshal(v.Query, &s) == nil {
+		return s
+	}
+	var o struct {
+		Query string `json:"query"`
+	}
+	_ = json.Unmarshal(v.Query, &o)
+	return o.Query
+}
+
+func (d dashboard) variable(name string) *variable {
+	for i := range d.Templating.List {
+		if d.Templating.List[i].Name == name {
+			return &d.Templating.List[i]
+		}
+	}
+	return nil
 }
 
 type panel struct {
@@ -315,18 +360,189 @@ func targetSources(p panel) []*datasource {
 	return out
 }
 
+// defaultService is the default of every dashboard's service variable.
+const defaultService = "blog-api"
+
 // grafanaVars are the values the tests give Grafana's built-in variables and
-// the dashboards' own (the trace-ID textbox is empty by default).
+// the dashboards' own (the service variable's default; the trace-ID textbox
+// is empty by default).
 var grafanaVars = strings.NewReplacer(
 	"$__rate_interval", "1m",
 	"$__interval", "15s",
 	"$__auto", "1m",
 	"$__range", "5m",
+	"${service}", defaultService,
+	"$service", defaultService,
 	"${trace_id}", "",
 	"$trace_id", "",
 )
 
 func expandGrafanaVars(expr string) string { return grafanaVars.Replace(expr) }
+
+// serviceSentinel stands in for $service where a test must tell the variable
+// from a hard-coded service name.
+const serviceSentinel = "service-variable-sentinel"
+
+func expandWithSentinel(expr string) string {
+	expr = strings.ReplaceAll(expr, "${service}", serviceSentinel)
+	return expandGrafanaVars(strings.ReplaceAll(expr, "$service", serviceSentinel))
+}
+
+// serviceVarQuery is how the service variable must list services: the job
+// label of a metric the dashboards query.
+var serviceVarQuery = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*job\s*\)$`)
+
+// TestDashboardsServiceVariable requires every dashboard to select its
+// service through the service variable, never a hard-coded name.
+func TestDashboardsServiceVariable(t *testing.T) {
+	uids := provisionedDatasources(t)
+	ds := loadDashboards(t)
+	queried := map[string]bool{} // "metric|label" of every PromQL selector
+	var first json.RawMessage
+	for _, d := range ds {
+		if v := d.variable("service"); v == nil {
+			t.Errorf("%s: no service variable in templating.list", d.file)
+		} else {
+			checkServiceVariable(t, d.file, v, &first, uids)
+		}
+		for _, l := range d.Links {
+			if l.Type == "dashboards" && !l.IncludeVars {
+				t.Errorf("%s: dashboard link %v does not carry the service variable (includeVars)", d.file, l.Tags)
+			}
+		}
+		for _, p := range allPanels(d.Panels) {
+			for _, tg := range p.Targets {
+				for _, e := range []string{tg.Expr, tg.Query} {
+					if strings.Contains(e, defaultService) {
+						t.Errorf("%s / %q: hard-coded %s in %s; use $service", d.file, p.Title, defaultService, e)
+					}
+					// Every variable a query uses is defined here or built in.
+					for _, m := range regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(e, -1) {
+						if !strings.HasPrefix(m[1], "__") && d.variable(m[1]) == nil {
+							t.Errorf("%s / %q: $%s is not a variable of this dashboard", d.file, p.Title, m[1])
+						}
+					}
+				}
+			}
+		}
+		for _, q := range queries(t, []dashboard{d}, uids) {
+			var err error
+			switch q.lang {
+			case "promql":
+				err = promSelectsService(expandWithSentinel(q.expr), queried)
+			case "logql":
+				err = logSelectsService(expandWithSentinel(q.expr))
+			case "traceql":
+				if !regexp.MustCompile(`resource\.service\.name\s*=\s*"\$service"`).MatchString(q.expr) ||
+					strings.Count(q.expr, "service.name") != 1 {
+					err = fmt.Errorf(`want exactly one resource.service.name = "$service"`)
+				}
+			}
+			if err != nil {
+				t.Errorf("%s\n\t%v", q, err)
+			}
+		}
+	}
+	// The variable lists the services of a metric the dashboards select by job.
+	for _, d := range ds {
+		if v := d.variable("service"); v != nil {
+			if m := serviceVarQuery.FindStringSubmatch(v.queryText()); m != nil && !queried[m[1]+"|job"] {
+				t.Errorf("%s: service variable lists job of %s, which no panel selects by job", d.file, m[1])
+			}
+		}
+	}
+}
+
+// checkServiceVariable checks one dashboard's service variable; first holds
+// the first dashboard's, which every other must equal.
+func checkServiceVariable(t *testing.T, file string, v *variable, first *json.RawMessage, uids map[string]string) {
+	t.Helper()
+	if raw, _ := json.Marshal(v); *first == nil {
+		*first = raw
+	} else if string(raw) != string(*first) {
+		t.Errorf("%s: service variable differs from the other dashboards':\n%s\n%s", file, raw, *first)
+	}
+	if v.Type != "query" || v.Datasource == nil || v.Datasource.UID != "prometheus" || uids[v.Datasource.UID] != "prometheus" {
+		t.Errorf("%s: service variable must be a query variable on the prometheus datasource, got type %q datasource %+v", file, v.Type, v.Datasource)
+	}
+	if v.Label == "" {
+		t.Errorf("%s: service variable has no label", file)
+	}
+	if q := v.queryText(); !serviceVarQuery.MatchString(q) || (v.Definition != "" && v.Definition != q) {
+		t.Errorf("%s: service variable query %q (definition %q), want label_values(<metric>, job)", file, q, v.Definition)
+	}
+	if v.Current.Text != defaultService || v.Current.Value != defaultService {
+		t.Errorf("%s: service variable defaults to %v/%v, want %s", file, v.Current.Text, v.Current.Value, defaultService)
+	}
+	if v.Refresh != 1 || v.Sort == 0 || v.IncludeAll || v.Multi {
+		t.Errorf("%s: service variable: refresh=%d sort=%d includeAll=%v multi=%v; want refresh on load (1), sorted, one value",
+			file, v.Refresh, v.Sort, v.IncludeAll, v.Multi)
+	}
+}
+
+// promSelectsService checks that every series selector of a PromQL
+// expression selects the service, by job or (span metrics) service_name, and
+// only through the variable. It records metric|label of each selector.
+func promSelectsService(expr string, seen map[string]bool) error {
+	e, err := parsePromQL(expr)
+	if err != nil {
+		return err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok || err != nil {
+			return nil
+		}
+		var by []string
+		for _, m := range vs.LabelMatchers {
+			if m.Name != "job" && m.Name != "service_name" {
+				continue
+			}
+			if m.Type != labels.MatchEqual || m.Value != serviceSentinel {
+				err = fmt.Errorf("%s: %s must be selected with %s=\"$service\"", vs, m.Name, m.Name)
+				return nil
+			}
+			by = append(by, m.Name)
+		}
+		if len(by) != 1 {
+			err = fmt.Errorf("%s: selects the service %d times (job or service_name), want once", vs, len(by))
+			return nil
+		}
+		seen[vs.Name+"|"+by[0]] = true
+		return nil
+	})
+	return err
+}
+
+// logSelectsService checks that every stream selector of a LogQL expression
+// has service_name="$service" and no other service_name matcher.
+func logSelectsService(expr string) error {
+	rest := expr
+	for {
+		i := indexOutsideStrings(rest, '{')
+		if i < 0 {
+			return nil
+		}
+		j := indexOutsideStrings(rest[i:], '}')
+		if j < 0 {
+			return fmt.Errorf("unclosed stream selector")
+		}
+		sel := rest[i+1 : i+j]
+		n := 0
+		for _, m := range splitTopLevel(sel, ',') {
+			if regexp.MustCompile(`^\s*service_name\s*` + matcherOp).MatchString(m) {
+				if strings.ReplaceAll(m, " ", "") != `service_name="`+serviceSentinel+`"` {
+					return fmt.Errorf("{%s}: service_name must be selected with service_name=\"$service\"", sel)
+				}
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("{%s}: want one service_name=\"$service\" matcher, got %d", sel, n)
+		}
+		rest = rest[i+j+1:]
+	}
+}
 
 func parsePromQL(expr string) (parser.Expr, error) {
 	return parser.NewParser(parser.Options{}).ParseExpr(expr)
@@ -374,4 +590,23 @@ func checkDashboardsLive(t *testing.T, s *stack) {
 		t.Errorf("%s\n\t%v", q, err)
 	}
 	t.Logf("%d of %d Prometheus panel queries returned data", total-len(pending), total)
+
+	// The service variable offers its default: label_values(metric, job) is
+	// the job values of the series of metric.
+	for _, d := range loadDashboards(t) {
+		v := d.variable("service")
+		if v == nil {
+			continue
+		}
+		m := serviceVarQuery.FindStringSubmatch(v.queryText())
+		if m == nil {
+			continue
+		}
+		var jobs []string
+		if err := s.prom.get(ctx, "/api/v1/label/job/values", url.Values{"match[]": {m[1]}}, &jobs); err != nil {
+			t.Errorf("%s: service variable %s: %v", d.file, v.queryText(), err)
+		} else if !slices.Contains(jobs, defaultService) {
+			t.Errorf("%s: service variable %s offers %v, not its default %s", d.file, v.queryText(), jobs, defaultService)
+		}
+	}
 }
