@@ -519,18 +519,13 @@ func promSelectsService(expr string, seen map[string]bool) error {
 func logSelectsService(expr string) error {
 	rest := expr
 	for {
-		i := indexOutsideStrings(rest, '{')
-		if i < 0 {
-			return nil
+		sel, after, found, err := nextStreamSelector(rest)
+		if !found || err != nil {
+			return err
 		}
-		j := indexOutsideStrings(rest[i:], '}')
-		if j < 0 {
-			return fmt.Errorf("unclosed stream selector")
-		}
-		sel := rest[i+1 : i+j]
 		n := 0
 		for _, m := range splitTopLevel(sel, ',') {
-			if regexp.MustCompile(`^\s*service_name\s*` + matcherOp).MatchString(m) {
+			if serviceNameMatcher.MatchString(m) {
 				if strings.ReplaceAll(m, " ", "") != `service_name="`+serviceSentinel+`"` {
 					return fmt.Errorf("{%s}: service_name must be selected with service_name=\"$service\"", sel)
 				}
@@ -540,9 +535,11 @@ func logSelectsService(expr string) error {
 		if n != 1 {
 			return fmt.Errorf("{%s}: want one service_name=\"$service\" matcher, got %d", sel, n)
 		}
-		rest = rest[i+j+1:]
+		rest = after
 	}
 }
+
+var serviceNameMatcher = regexp.MustCompile(`^\s*service_name\s*` + matcherOp)
 
 func parsePromQL(expr string) (parser.Expr, error) {
 	return parser.NewParser(parser.Options{}).ParseExpr(expr)

@@ -125,12 +125,10 @@ func checkLogQL(expr string) error {
 	// Each stream selector, then its pipeline up to a range, ")" or the end.
 	rest := expr
 	for {
-		i := indexOutsideStrings(rest, '{')
-		if i < 0 {
-			return nil
+		sel, after, found, err := nextStreamSelector(rest)
+		if !found || err != nil {
+			return err
 		}
-		j := indexOutsideStrings(rest[i:], '}')
-		sel := rest[i+1 : i+j]
 		nonEmpty := false
 		for _, m := range splitTopLevel(sel, ',') {
 			if !matcherRe.MatchString(m) {
@@ -143,7 +141,7 @@ func checkLogQL(expr string) error {
 		if !nonEmpty {
 			return fmt.Errorf("stream selector {%s} needs a matcher that excludes empty values", sel)
 		}
-		rest = rest[i+j+1:]
+		rest = after
 		end := len(rest)
 		for _, stop := range []byte{'[', ')'} {
 			if k := indexOutsideStrings(rest, stop); k >= 0 && k < end {
@@ -155,6 +153,20 @@ func checkLogQL(expr string) error {
 		}
 		rest = rest[end:]
 	}
+}
+
+// nextStreamSelector finds the first stream selector of a LogQL expression
+// s: its matchers between the braces, and what follows it.
+func nextStreamSelector(s string) (sel, after string, found bool, err error) {
+	i := indexOutsideStrings(s, '{')
+	if i < 0 {
+		return "", "", false, nil
+	}
+	j := indexOutsideStrings(s[i:], '}')
+	if j < 0 {
+		return "", "", false, fmt.Errorf("unclosed stream selector")
+	}
+	return s[i+1 : i+j], s[i+j+1:], true, nil
 }
 
 // checkPipeline checks the stages after a stream selector.
