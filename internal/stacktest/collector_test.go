@@ -18,13 +18,19 @@ import (
 	"example.com/otelstarter/internal/testproc"
 )
 
+// collectorConfigs are the shipped collector configs: one host, and the
+// gateway and sampler tiers past one machine.
+var collectorConfigs = []string{"collector/config.yaml", "collector/gateway.yaml", "collector/sampler.yaml"}
+
 // TestCollectorValidate runs the collector's own validation of the shipped
 // config and of the test sink config.
 func TestCollectorValidate(t *testing.T) {
 	bin := testproc.Otelcol(t)
 	root := testproc.RepoRoot(t)
-	if out, err := run(t, root, bin, "validate", "--config", "collector/config.yaml"); err != nil {
-		t.Fatalf("otelcol validate collector/config.yaml: %v\n%s", err, out)
+	for _, f := range collectorConfigs {
+		if out, err := run(t, root, bin, "validate", "--config", f); err != nil {
+			t.Fatalf("otelcol validate %s: %v\n%s", f, err, out)
+		}
 	}
 	cmd := []string{"validate", "--config", "internal/stacktest/testdata/sink.yaml"}
 	t.Setenv("SINK_GRPC_ENDPOINT", "127.0.0.1:0")
@@ -59,7 +65,7 @@ func TestCollectorComponents(t *testing.T) {
 		}
 	}
 	configs := map[string][]byte{}
-	for _, f := range []string{"collector/config.yaml", "internal/stacktest/testdata/sink.yaml"} {
+	for _, f := range append(slices.Clone(collectorConfigs), "internal/stacktest/testdata/sink.yaml") {
 		raw, err := os.ReadFile(testproc.RepoPath(t, f))
 		if err != nil {
 			t.Fatal(err)
@@ -191,16 +197,18 @@ var noSendingQueue = map[string]string{
 // prometheus_remote_write, or a misspelt one on otlp_http, would be ignored
 // without a word.
 func TestCollectorExporterBatching(t *testing.T) {
-	raw, err := os.ReadFile(testproc.RepoPath(t, "collector", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := exporterBatchingProblems(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("collector/config.yaml: %s", p)
+	for _, f := range collectorConfigs {
+		raw, err := os.ReadFile(testproc.RepoPath(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, err := exporterBatchingProblems(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", f, p)
+		}
 	}
 
 	// The check itself: the old shape (a batch processor, queues without
@@ -227,7 +235,7 @@ service:
     logs:
       processors: [memory_limiter, batch]
 `
-	problems, err = exporterBatchingProblems([]byte(old))
+	problems, err := exporterBatchingProblems([]byte(old))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +305,17 @@ func exporterBatchingProblems(raw []byte) ([]string, error) {
 	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Exporters)) {
 		exp := cfg.Exporters[id]
+		if typeOf(id) == "load_balancing" {
+			// It makes one OTLP exporter per backend from protocol.otlp:
+			// batching there happens after routing, so a batch is for one
+			// backend. (Its own top-level queue is off: a retry there would
+			// resend a whole batch to every backend.)
+			proto, _ := exp["protocol"].(map[string]any)
+			exp, _ = proto["otlp"].(map[string]any)
+			if _, has := cfg.Exporters[id]["sending_queue"]; has {
+				bad("exporter %s: batch in protocol.otlp.sending_queue, not in the exporter's own queue", id)
+			}
+		}
 		if own, ok := noSendingQueue[typeOf(id)]; ok {
 			if _, has := exp["sending_queue"]; has {
 				bad("exporter %s: has no sending_queue (it would be ignored); its queue is %s", id, own)
