@@ -35,7 +35,7 @@ build: ## build bin/app
 # The suites, in order. A proof that needs a missing program or service is
 # skipped outside CI (and fails with CI=true); each skip is written to
 # SKIP_REPORT, and the run ends with that list, pass or fail.
-TEST_SUITES := test-go test-copy test-rename test-frontend test-e2e test-stack
+TEST_SUITES := test-go test-copy test-rename test-frontend test-e2e test-stack test-k8s
 SKIP_REPORT := $(CURDIR)/bin/skipped-proofs.txt
 
 .PHONY: test

@@ -1,0 +1,137 @@
+{{/*
+The chart name, truncated to 63 characters (a DNS label).
+*/}}
+{{- define "blog-api.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of every resource: RELEASE-NAME, or RELEASE alone when it
+already contains the chart name; fullnameOverride wins.
+*/}}
+{{- define "blog-api.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+chart label: NAME-VERSION.
+*/}}
+{{- define "blog-api.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of the release (a Deployment's selector
+is immutable).
+*/}}
+{{- define "blog-api.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "blog-api.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Standard labels of every resource.
+*/}}
+{{- define "blog-api.labels" -}}
+helm.sh/chart: {{ include "blog-api.chart" . }}
+{{ include "blog-api.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "blog-api.version" . | quote }}
+app.kubernetes.io/component: api
+app.kubernetes.io/part-of: {{ include "blog-api.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The app's version: the image tag (default: the chart's appVersion).
+*/}}
+{{- define "blog-api.version" -}}
+{{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The image reference: repository@digest when a digest is set, else repository:tag.
+*/}}
+{{- define "blog-api.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ServiceAccount the pods run as.
+*/}}
+{{- define "blog-api.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "blog-api.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret the credentials come from.
+*/}}
+{{- define "blog-api.secretName" -}}
+{{- default (include "blog-api.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds: longer than the drain plus the shutdown
+timeout, or the kubelet kills requests the app would have finished. Null
+computes drain + timeout + 10 s for the telemetry flush (app/serve.go bounds
+tel.Shutdown at 10 s); a number that is too short fails the render.
+*/}}
+{{- define "blog-api.terminationGracePeriodSeconds" -}}
+{{- $drain := int .Values.shutdown.drainDelaySeconds }}
+{{- $timeout := int .Values.shutdown.timeoutSeconds }}
+{{- $needed := add $drain $timeout }}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
+{{- add $needed 10 }}
+{{- else }}
+{{- $grace := int .Values.terminationGracePeriodSeconds }}
+{{- if le $grace $needed }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than shutdown.drainDelaySeconds (%d) + shutdown.timeoutSeconds (%d) = %d: the kubelet would kill the pod while it still drains or finishes requests; set it to at least %d (or leave it null to compute %d)" $grace $drain $timeout $needed (add1 $needed) (add $needed 10)) }}
+{{- end }}
+{{- $grace }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether more than one pod always runs (the PodDisruptionBudget is rendered
+only then).
+*/}}
+{{- define "blog-api.multiReplica" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.minReplicas) 1 }}true{{ end }}
+{{- else if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- end }}
+
+{{/*
+OTEL_RESOURCE_ATTRIBUTES: where the pod runs (downward API variables declared
+before it in env), the environment and the version, then the extra ones.
+*/}}
+{{- define "blog-api.resourceAttributes" -}}
+{{- $attrs := list
+  "k8s.pod.name=$(K8S_POD_NAME)"
+  "k8s.pod.uid=$(K8S_POD_UID)"
+  "k8s.namespace.name=$(K8S_NAMESPACE_NAME)"
+  "k8s.node.name=$(K8S_NODE_NAME)"
+  (printf "k8s.deployment.name=%s" (include "blog-api.fullname" .))
+  (printf "deployment.environment.name=%s" .Values.environment)
+  (printf "service.version=%s" (include "blog-api.version" .)) }}
+{{- range $k, $v := .Values.otel.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%v" $k $v) }}
+{{- end }}
+{{- join "," $attrs }}
+{{- end }}
