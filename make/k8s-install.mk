@@ -44,7 +44,7 @@ k8s-install: k8s-repos ## install the observability stack (pinned official chart
 	$(call k8s_release,grafana,$(GRAFANA_CHART),$(GRAFANA_VERSION),$(K8S_VALUES)/grafana.yaml $(K8S_GENERATED)/grafana-provisioning.yaml)
 	$(K8S_HELM) upgrade --install blog-api deploy/kubernetes/chart \
 		--namespace $(APP_NAMESPACE) --create-namespace --wait --timeout 10m \
-		-f $(K8S_VALUES)/blog-api.yaml
+		-f $(K8S_VALUES)/app.yaml
 	@echo
 	@echo "  Grafana:  kubectl -n $(K8S_NAMESPACE) port-forward svc/grafana 3000:80, then http://localhost:3000"
 	@echo "  Password: kubectl -n $(K8S_NAMESPACE) get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d"

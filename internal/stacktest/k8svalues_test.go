@@ -163,7 +163,7 @@ func TestK8sChartsPinned(t *testing.T) {
 	chartLine := regexp.MustCompile(`(?m)^# Chart: (\S+) (\S+) \(deploy/kubernetes/charts\.env\)`)
 	files, _ := filepath.Glob(testproc.RepoPath(t, k8sValuesDir, "*.yaml"))
 	for _, f := range files {
-		if filepath.Base(f) == "blog-api.yaml" { // the kit's own chart, in the tree
+		if filepath.Base(f) == "app.yaml" { // the kit's own chart, in the tree
 			continue
 		}
 		raw, err := os.ReadFile(f)
@@ -391,9 +391,9 @@ func TestK8sCollectorTiers(t *testing.T) {
 	}
 
 	// The same for the app's values: it reports to this Prometheus namespace.
-	app := readYAMLMap(t, k8sValuesDir+"/blog-api.yaml")
+	app := readYAMLMap(t, k8sValuesDir+"/app.yaml")
 	if digAny(app, "serviceMonitor", "enabled") != true || digString(app, "networkPolicy", "admin", "monitoringNamespace") != k8svalues.Namespace {
-		t.Errorf("blog-api.yaml: want serviceMonitor.enabled and networkPolicy.admin.monitoringNamespace %q", k8svalues.Namespace)
+		t.Errorf("app.yaml: want serviceMonitor.enabled and networkPolicy.admin.monitoringNamespace %q", k8svalues.Namespace)
 	}
 	if digAny(prom, "prometheus", "prometheusSpec", "serviceMonitorSelectorNilUsesHelmValues") != false ||
 		digAny(prom, "prometheus", "prometheusSpec", "ruleSelectorNilUsesHelmValues") != false {

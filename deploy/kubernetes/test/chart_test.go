@@ -120,9 +120,9 @@ func TestServiceMonitor(t *testing.T) {
 }
 
 // The values make k8s-install uses next to the observability stack
-// (deploy/kubernetes/values/blog-api.yaml): Prometheus in "observability".
+// (deploy/kubernetes/values/app.yaml): Prometheus in "observability".
 func TestStackValues(t *testing.T) {
-	const file = "../values/blog-api.yaml"
+	const file = "../values/app.yaml"
 	if _, err := os.Stat(file); err != nil {
 		skip(t, "SKIPPING: "+file+" not found; the chart is NOT proven with the stack's values")
 	}
