@@ -5,6 +5,9 @@
 #   make load   the real app under load, with PostgreSQL, Redis and bin/otelcol:
 #               the load section of bench/RESULTS.md (~10 minutes); with
 #               BASELINE=<git ref> also that revision's app CPU per request
+#   make load-collector  the shipped gateway and sampler collectors under
+#               telemetrygen: spans/s per core, RSS, the memory_limiter above
+#               capacity; the tiers section of bench/RESULTS.md (~7 minutes)
 
 GO               ?= go
 BENCH_PATTERN    ?= BenchmarkMiddleware|BenchmarkLogRecord
@@ -18,6 +21,8 @@ MICRO_GOAL_PLAIN        ?= 1.30
 MICRO_GOAL_EXTRA_ALLOCS ?= 2
 # e.g. LOAD_FLAGS='-duration 3s -outage 20s -runs 1' for a quick look
 LOAD_FLAGS       ?=
+# e.g. LOAD_COLLECTOR_FLAGS='-step 3s -max 5000 -repeats 0 -overload 15s' for a smoke run
+LOAD_COLLECTOR_FLAGS ?=
 # A git revision (BASELINE=main, BASELINE=HEAD~3) whose app `make load` also
 # builds and alternates with the working tree's, comparing CPU per request.
 BASELINE         ?=
@@ -26,7 +31,7 @@ BASELINE         ?=
 BENCHSTAT ?= $(shell $(GO) tool -n benchstat >/dev/null 2>&1 && echo '$(GO) tool benchstat' || echo '$(GO) run golang.org/x/perf/cmd/benchstat@latest')
 
 # bench/ is a directory: without .PHONY `make bench` would be "up to date".
-.PHONY: bench load
+.PHONY: bench load load-collector
 
 bench: ## micro-benchmarks of telemetry/ (kit vs naive vs plain) into bench/RESULTS.md
 	$(GO) test -run '^$$' -bench '$(BENCH_PATTERN)' -benchmem -count $(BENCH_COUNT) ./telemetry/ > bench/micro.txt
@@ -39,3 +44,6 @@ bench: ## micro-benchmarks of telemetry/ (kit vs naive vs plain) into bench/RESU
 load: bin/otelcol ## the real app under load, telemetry on vs off, collector outage, cold start, /metrics (needs PostgreSQL, Redis)
 	$(GO) run ./bench/load $(LOAD_FLAGS) $(if $(BASELINE),-baseline '$(BASELINE)')
 	HASH_FLOOD=1 $(GO) test -count=1 -run '^TestRegistrationFloodLeavesReadsFast$$' -v ./app/ | grep -E 'median|^(ok|FAIL|---)' 
+
+load-collector: bin/otelcol bin/telemetrygen ## spans/s per core and RSS of the gateway and sampler collectors, the memory_limiter above capacity (telemetrygen)
+	$(GO) run ./bench/load collector-tiers $(LOAD_COLLECTOR_FLAGS)

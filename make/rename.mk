@@ -30,12 +30,12 @@ rename: ## rename the module and the service everywhere: make rename MODULE=exam
 			| xargs -0 -r sed -i -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
 		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc"
 
-# The copy has the tracked files only, plus bin/otelcol, bin/prometheus and bin/promtool so that its stack
-# tests run the real collector instead of skipping.
-test-rename: bin/otelcol bin/prometheus bin/promtool ## prove a `make rename` copy builds and passes its unit and stack tests
+# The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool and
+# bin/telemetrygen so that its stack tests run the real programs instead of skipping.
+test-rename: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen ## prove a `make rename` copy builds and passes its unit and stack tests
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 		git ls-files -z | xargs -0 -I{} cp --parents {} "$$tmp"/ ; \
-		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool "$$tmp"/bin/; \
+		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool bin/telemetrygen "$$tmp"/bin/; \
 		$(MAKE) --no-print-directory -C "$$tmp" rename MODULE=example.org/acme/renamed-svc >/dev/null; \
 		cd "$$tmp"; \
 		test "$$($(GO) list -m)" = example.org/acme/renamed-svc; \

@@ -45,6 +45,12 @@ bin/prometheus bin/promtool &: go.mod
 		github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION) \
 		github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 
+# The OpenTelemetry load generator, from the collector-contrib release
+# bin/otelcol is built from: the two-tier test and make load-collector drive
+# the collectors with it.
+bin/telemetrygen:
+	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
+
 up: compose-check ## start the whole stack (docker compose) in the background and print the URLs
 	$(COMPOSE) up -d --build
 	@echo
@@ -65,7 +71,7 @@ traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
-test-stack: bin/otelcol bin/prometheus bin/promtool ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, redis)
+test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, redis)
 	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./app/internal/traffic/
 
 lint-stack: bin/otelcol bin/promtool ## check the stack's config files without starting anything

@@ -3,7 +3,9 @@
 // the collector is unreachable, cold start, and the /metrics scrape and its
 // cardinality. It writes the figures to the load section of
 // bench/RESULTS.md. `load micro` turns the telemetry micro-benchmarks into
-// the micro section of the same file.
+// the micro section of the same file; `load collector-tiers` sizes the
+// gateway and sampler collectors (collector/gateway.yaml, sampler.yaml) into
+// the tiers section.
 //
 // Run it from the repository root, through `make load` and `make bench`;
 // bench/README.md says what each measurement needs.
@@ -28,9 +30,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "micro" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "micro":
 		err = runMicro(os.Args[2:], os.Stdout)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "collector-tiers":
+		err = runTiers(ctx, os.Args[2:], os.Stdout)
+	default:
 		err = runLoad(ctx, os.Args[1:], os.Stdout)
 	}
 	if err != nil {
