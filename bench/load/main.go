@@ -196,23 +196,34 @@ func (h *harness) run(ctx context.Context) string {
 	fmt.Fprintf(&b, "Written by `make load` (`go run ./bench/load %s`). "+
 		"The load generator runs on the same cores as the app: figures are comparable with each other, not with production.\n",
 		strings.Join(os.Args[1:], " "))
-	steps := []struct {
-		name, title string
-		f           func(context.Context) (string, error)
-	}{
+	steps := []scenario{
 		{"throughput", "1. Throughput and latency: telemetry exporting vs OTEL_SDK_DISABLED", h.throughput},
 		{"outage", "2. Collector unreachable under steady load", h.outage},
 		{"coldstart", "3. Cold start", h.coldStart},
 		{"metrics", "4. /metrics scrape and cardinality", h.metrics},
 		{"baseline", "5. App CPU per request: the working tree vs " + h.o.baseline, h.baselineCPU},
 	}
+	h.failed = append(h.failed, runScenarios(ctx, &b, h.o.only, steps)...)
+	return b.String()
+}
+
+// scenario is one measurement of a report: its -only name, its heading,
+// and what writes its section.
+type scenario struct {
+	name, title string
+	f           func(context.Context) (string, error)
+}
+
+// runScenarios writes the section of each scenario named in only (a comma
+// list) to b, and returns the names of those that did not complete.
+func runScenarios(ctx context.Context, b *strings.Builder, only string, steps []scenario) (failed []string) {
 	for _, s := range steps {
-		if !slices.Contains(strings.Split(h.o.only, ","), s.name) {
+		if !slices.Contains(strings.Split(only, ","), s.name) {
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s\n\n", s.title)
+		fmt.Fprintf(b, "\n### %s\n\n", s.title)
 		if ctx.Err() != nil {
-			h.failed = append(h.failed, s.name)
+			failed = append(failed, s.name)
 			b.WriteString("Not run: interrupted.\n")
 			continue
 		}
@@ -220,12 +231,12 @@ func (h *harness) run(ctx context.Context) string {
 		body, err := s.f(ctx)
 		b.WriteString(body)
 		if err != nil {
-			h.failed = append(h.failed, s.name)
-			fmt.Fprintf(&b, "\n**Did not complete:** %s\n", strings.ReplaceAll(err.Error(), "\n", "\n    "))
+			failed = append(failed, s.name)
+			fmt.Fprintf(b, "\n**Did not complete:** %s\n", strings.ReplaceAll(err.Error(), "\n", "\n    "))
 			logf("scenario %s: %v", s.name, err)
 		}
 	}
-	return b.String()
+	return failed
 }
 
 // appEnv is the app's environment for PostgreSQL and Redis, with telemetry

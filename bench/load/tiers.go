@@ -141,33 +141,12 @@ func (t *tiers) run(ctx context.Context) string {
 		"falls behind above that), traces of %d spans (`--child-spans %d`), "+
 		"%d spans per export (`--batch-size %d`), every span with %s.\n",
 		t.o.clients, t.o.workerRate, t.o.childSpans+1, t.o.childSpans, t.o.batchSize, t.o.batchSize, describeAttributes())
-	steps := []struct {
-		name, title string
-		f           func(context.Context) (string, error)
-	}{
+	steps := []scenario{
 		{"gateway", "Gateway: telemetrygen → gateway → sampler → sink", t.gateway},
 		{"sampler", "Sampler: telemetrygen → sampler → sink", t.sampler},
 		{"memory_limiter", "Sampler above its memory limit", t.memoryLimiter},
 	}
-	for _, s := range steps {
-		if !slices.Contains(strings.Split(t.o.only, ","), s.name) {
-			continue
-		}
-		fmt.Fprintf(&b, "\n### %s\n\n", s.title)
-		if ctx.Err() != nil {
-			t.failed = append(t.failed, s.name)
-			b.WriteString("Not run: interrupted.\n")
-			continue
-		}
-		logf("scenario %s", s.name)
-		body, err := s.f(ctx)
-		b.WriteString(body)
-		if err != nil {
-			t.failed = append(t.failed, s.name)
-			fmt.Fprintf(&b, "\n**Did not complete:** %s\n", strings.ReplaceAll(err.Error(), "\n", "\n    "))
-			logf("scenario %s: %v", s.name, err)
-		}
-	}
+	t.failed = append(t.failed, runScenarios(ctx, &b, t.o.only, steps)...)
 	return b.String()
 }
 

@@ -143,18 +143,7 @@ func TestCollectorConfigShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg struct {
-		Service struct {
-			Pipelines map[string]struct {
-				Receivers  []string `yaml:"receivers"`
-				Processors []string `yaml:"processors"`
-				Exporters  []string `yaml:"exporters"`
-			} `yaml:"pipelines"`
-		} `yaml:"service"`
-	}
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := readCollectorFile(t, "config.yaml")
 	for name, p := range cfg.Service.Pipelines {
 		if len(p.Processors) == 0 || p.Processors[0] != "memory_limiter" {
 			t.Errorf("pipeline %s: memory_limiter must come first, got %v", name, p.Processors)
