@@ -110,12 +110,18 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	report := h.run(ctx)
-	if err := writeSection(o.results, "load", report); err != nil {
+	return publish(stdout, o.results, "load", report, h.failed)
+}
+
+// publish writes report as section of the results file and to stdout, and
+// fails when a scenario did not complete.
+func publish(stdout io.Writer, results, section, report string, failed []string) error {
+	if err := writeSection(results, section, report); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, report)
-	if len(h.failed) > 0 {
-		return fmt.Errorf("%s did not complete (see the report)", strings.Join(h.failed, ", "))
+	if len(failed) > 0 {
+		return fmt.Errorf("%s did not complete (see the report)", strings.Join(failed, ", "))
 	}
 	return nil
 }

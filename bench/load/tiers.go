@@ -109,14 +109,7 @@ func runTiers(ctx context.Context, args []string, stdout io.Writer) error {
 	defer os.RemoveAll(dir)
 	t := &tiers{o: o, dir: dir}
 	report := t.run(ctx)
-	if err := writeSection(o.results, "tiers", report); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, report)
-	if len(t.failed) > 0 {
-		return fmt.Errorf("%s did not complete (see the report)", strings.Join(t.failed, ", "))
-	}
-	return nil
+	return publish(stdout, o.results, "tiers", report, t.failed)
 }
 
 // tiers runs the scenarios, each with processes of its own.
