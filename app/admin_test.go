@@ -26,8 +26,10 @@ func TestAdminTokenGuardsEveryRoute(t *testing.T) {
 				req.Header.Set("Authorization", auth)
 			}
 			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
-				t.Errorf("GET %s with Authorization %q = %d, want 401 with WWW-Authenticate", path, auth, rec.Code)
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" ||
+				rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("GET %s with Authorization %q = %d %q, want a 401 JSON error with WWW-Authenticate",
+					path, auth, rec.Code, rec.Header().Get("Content-Type"))
 			}
 		}
 	}

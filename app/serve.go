@@ -194,12 +194,14 @@ func adminHandler(metrics http.Handler, token string, withPprof bool) http.Handl
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			httpjson.Error(w, adminUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
 }
+
+var adminUnauthorized = &blog.Error{Code: blog.CodeUnauthorized, Message: "the admin token is required"}
 
 func cleanSessions(ctx context.Context, store blog.Store) {
 	t := time.NewTicker(time.Hour)
