@@ -25,9 +25,14 @@ const MaxBodyBytes = 64 << 10
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	// A missing type is refused too: a foreign page can send text/plain
 	// (or no type) without a CORS preflight, never application/json.
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return &blog.Error{Code: blog.CodeUnsupported, Message: "Content-Type must be application/json"}
+	}
+	// JSON is UTF-8 (RFC 8259): a body sent in another charset would be
+	// read as something its sender did not mean.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &blog.Error{Code: blog.CodeUnsupported, Message: "the body must be UTF-8 JSON: charset=utf-8 or none"}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {

@@ -362,6 +362,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty Content-Type", `{"email":"a@example.com"}`, " ", 415, "unsupported_media"},
 		{"multipart", `{"email":"a@example.com"}`, "multipart/form-data; boundary=x", 415, "unsupported_media"},
 		{"json with charset, malformed", `{"email": `, "Application/JSON; charset=utf-8", 400, "invalid_request"},
+		{"json in another charset", `{"email":"a@example.com"}`, "application/json; charset=iso-8859-1", 415, "unsupported_media"},
+		{"json with a bad parameter", `{"email":"a@example.com"}`, "application/json; charset", 415, "unsupported_media"},
 		{"too large", `{"email":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, "", 413, "body_too_large"},
 	}
 	for _, tt := range tests {
