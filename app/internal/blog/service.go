@@ -169,6 +169,8 @@ func (c Credentials) validate() error {
 		fields["email"] = "must not contain spaces, control, invisible or text-direction characters"
 	case len(email) > MaxEmailLen || !utf8.ValidString(email):
 		fields["email"] = "is not a valid email address"
+	case mixesScripts(email):
+		fields["email"] = "must not mix writing systems (such as Latin and Cyrillic letters) in one part"
 	default:
 		if a, err := mail.ParseAddress(email); err != nil || a.Address != email || !strings.Contains(email[strings.IndexByte(email, '@'):], ".") {
 			fields["email"] = "is not a valid email address"
@@ -320,7 +322,9 @@ type PostInput struct {
 // with a message per invalid field.
 func (in PostInput) Validate() error {
 	fields := map[string]string{}
-	check := func(name, v string, max int) {
+	// Line breaks pass here to get their own message below for the
+	// title; a tab is a body's only other allowed control.
+	check := func(name, v string, max int, allowed string) {
 		switch {
 		case !utf8.ValidString(v):
 			fields[name] = "must be valid UTF-8"
@@ -328,12 +332,12 @@ func (in PostInput) Validate() error {
 			fields[name] = "is required"
 		case utf8.RuneCountInString(v) > max:
 			fields[name] = "must be at most " + strconv.Itoa(max) + " characters"
-		case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
+		case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune(allowed, r) }):
 			fields[name] = "must not contain control characters (NUL, escape, …)"
 		}
 	}
-	check("title", in.Title, MaxTitleLen)
-	check("body", in.Body, MaxBodyLen)
+	check("title", in.Title, MaxTitleLen, "\r\n")
+	check("body", in.Body, MaxBodyLen, "\r\n\t")
 	if fields["title"] == "" {
 		switch {
 		case strings.ContainsAny(in.Title, "\r\n"):
