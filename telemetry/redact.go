@@ -46,6 +46,8 @@ var sensitiveKeys = map[string]bool{
 	"httpclientip": true, "netpeerip": true, "netsockpeeraddr": true,
 	"body": true, "requestbody": true, "httprequestbody": true,
 	"session": true, "sessionid": true, "dsn": true, "databaseurl": true, "redisurl": true,
+	"pwd": true, "pass": true, "sid": true, "jsessionid": true, "phpsessid": true, "auth": true,
+	"otp": true, "pin": true, "ssn": true, "cvv": true, "cvc": true,
 }
 
 // sensitiveParts are substrings of normalised keys that mark a secret:
@@ -53,6 +55,7 @@ var sensitiveKeys = map[string]bool{
 var sensitiveParts = [][]byte{
 	[]byte("password"), []byte("passwd"), []byte("secret"), []byte("token"), []byte("apikey"),
 	[]byte("credential"), []byte("privatekey"), []byte("cookie"), []byte("authorization"),
+	[]byte("passphrase"), []byte("creditcard"), []byte("cardnumber"),
 }
 
 // IsSensitiveKey reports whether values logged under key are always

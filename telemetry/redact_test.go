@@ -134,6 +134,12 @@ func TestRedactString(t *testing.T) {
 		{"set-cookie", "Set-Cookie: sid=abc; Path=/; HttpOnly", "Set-Cookie: " + R},
 		{"cookie prose", "the cookie banner was shown", "the cookie banner was shown"},
 		{"harmless pairs", "time=12:30 status=ok route=/api", "time=12:30 status=ok route=/api"},
+		{"pair short key", "pwd=hunter2 sid=abc", "pwd=" + R + " sid=" + R},
+		{"pair auth scheme, short credential", "Proxy-Authorization: Basic abc", "Proxy-Authorization: " + R},
+		{"pair auth scheme at the end", "authorization: Digest", "authorization: " + R},
+		{"pair arrow", ":password => 'x'", ":password => '" + R + "'"},
+		{"pair json escaped quote", `{"password" : "a\"b", "n":1}`, `{"password" : "` + R + `", "n":1}`},
+		{"pair passphrase", "ssh_passphrase=open-sesame", "ssh_passphrase=" + R},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,9 +17,10 @@ var (
 	ipv4Re   = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\b`)
 	ipv6Re   = regexp.MustCompile(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{0,4}|(?:[0-9]{1,3}\.){3}[0-9]{1,3})`)
 	bearerRe = regexp.MustCompile(`(?i)\b(?:bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*`)
-	// A key and "=" or ":" before a value: "password=x", "api_key: x",
-	// `"token":"x"`, "?secret=x&". The key decides (IsSensitiveKey).
-	pairKeyRe = regexp.MustCompile(`([A-Za-z0-9][A-Za-z0-9_.\-]*)["']?[ \t]*[=:][ \t]*`)
+	// A key and "=", ":" or "=>" before a value: "password=x", "api_key: x",
+	// `"token":"x"`, "?secret=x&", ":password => 'x'". The key decides
+	// (IsSensitiveKey).
+	pairKeyRe = regexp.MustCompile(`([A-Za-z0-9][A-Za-z0-9_.\-]*)["']?[ \t]*(?:=>|[=:])[ \t]*`)
 	// "cookie sid=x; theme=y" and "Cookie: sid=x": the pairs after the
 	// word are the cookie's, whatever their names.
 	cookieRe = regexp.MustCompile(`(?i)\b(?:set-)?cookie\b(["']?[ \t]*[=:]?[ \t]*["']?)([^\s,;"']+(?:;[ \t]*[^\s,;"']+)*)`)
@@ -117,21 +118,49 @@ func splice(s string, matches [][]int, pick func(m []int, last int) (start, end 
 }
 
 // valueLen is the length of the value at the start of s: a quoted string
-// with its quotes, or the run up to a space or one of & ; , } ].
+// with its quotes (a backslash escapes the quote, as in JSON), an
+// authorization scheme with its credential ("Basic dXNl…"), or the run up
+// to a space or one of & ; , } ].
 func valueLen(s string) int {
 	if s == "" {
 		return 0
 	}
 	if q := s[0]; q == '"' || q == '\'' {
-		if i := strings.IndexByte(s[1:], q); i >= 0 {
-			return i + 2
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case q:
+				return i + 1
+			}
 		}
 		return len(s)
 	}
+	n := wordLen(s)
+	if rest := s[n:]; isAuthScheme(s[:n]) && len(rest) > 1 && (rest[0] == ' ' || rest[0] == '\t') {
+		n += 1 + wordLen(rest[1:])
+	}
+	return n
+}
+
+// wordLen is the length of the run at the start of s up to a space, a
+// quote or one of & ; , } ].
+func wordLen(s string) int {
 	if i := strings.IndexAny(s, " \t\r\n&;,}]\"'"); i >= 0 {
 		return i
 	}
 	return len(s)
+}
+
+// isAuthScheme reports whether w names an HTTP authentication scheme,
+// which a credential follows after one space.
+func isAuthScheme(w string) bool {
+	for _, scheme := range []string{"basic", "bearer", "digest", "negotiate", "token", "hoba", "mutual"} {
+		if strings.EqualFold(w, scheme) {
+			return true
+		}
+	}
+	return false
 }
 
 // mayNeedRedaction is the test in front of all the others, in one pass:
