@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -28,6 +30,13 @@ type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// discardLogExporter drops every log record.
+type discardLogExporter struct{}
+
+func (discardLogExporter) Export(context.Context, []sdklog.Record) error { return nil }
+func (discardLogExporter) Shutdown(context.Context) error                { return nil }
+func (discardLogExporter) ForceFlush(context.Context) error              { return nil }
 
 // benchEnv clears the OTEL_* variables for the benchmark so that the
 // caller's environment cannot change what is measured.
@@ -130,11 +139,57 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// benchTelemetry is the kit with every signal on, exported nowhere.
+// naiveFull is the tutorials' composition with the signals the kit
+// produces, each through the same library: otelhttp with an SDK tracer and
+// an SDK meter behind the Prometheus exporter, and a JSON access line per
+// request that also goes through the otelslog bridge to an SDK logger
+// provider with a batch processor. Every exporter discards.
+type naiveFull struct {
+	logger  *slog.Logger
+	handler http.Handler
+}
+
+func newNaiveFull(b *testing.B, next http.Handler) *naiveFull {
+	b.Helper()
+	exp, err := otelprom.New(otelprom.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discardExporter{}))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{})))
+	b.Cleanup(func() {
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+		_ = lp.Shutdown(context.Background())
+	})
+	logger := slog.New(slog.NewMultiHandler(
+		slog.NewJSONHandler(io.Discard, nil),
+		otelslog.NewHandler("bench", otelslog.WithLoggerProvider(lp)),
+	))
+	accessLog := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "http.request",
+			slog.String("method", r.Method), slog.String("route", r.Pattern), slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.Int("bytes", sw.bytes))
+	})
+	return &naiveFull{logger: logger, handler: otelhttp.NewHandler(accessLog, "",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithMeterProvider(mp),
+		otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+	)}
+}
+
+// benchTelemetry is the kit with every signal on, exported nowhere: spans,
+// metrics, and log lines also through the OpenTelemetry bridge, as in
+// docker-compose.yml.
 func benchTelemetry(b *testing.B) *telemetry.Telemetry {
 	b.Helper()
 	tel, err := telemetry.Setup(context.Background(),
 		telemetry.WithTracerProviderOptions(sdktrace.WithBatcher(discardExporter{})),
+		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{}))),
 		telemetry.WithLogWriter(io.Discard),
 		telemetry.WithoutGlobals(),
 	)
@@ -164,6 +219,9 @@ func BenchmarkMiddleware(b *testing.B) {
 		// HTTP metrics, which bounds their attributes; it shows what the
 		// SDK's attribute filter costs on its own.
 		{"naive_metered_view", naiveHandler(b, benchMux(), true, telemetry.HTTPServerView)},
+		// The goal's baseline: the same signals as the kit, through the
+		// same libraries, composed as the tutorials do.
+		{"naive_full", newNaiveFull(b, benchMux()).handler},
 		{"kit", tel.Middleware(benchMux())},
 	}
 	for _, tt := range handlers {
@@ -183,8 +241,9 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 // BenchmarkLogRecord compares one typical log line through the standard JSON
-// handler and through the kit's logger, with a recording span in the context
-// (trace correlation and redaction both run).
+// handler, through that handler and the otelslog bridge (naive_full), and
+// through the kit's logger with the bridge on, with a recording span in the
+// context (trace correlation and redaction both run).
 func BenchmarkLogRecord(b *testing.B) {
 	benchEnv(b)
 	tel := benchTelemetry(b)
@@ -204,6 +263,9 @@ func BenchmarkLogRecord(b *testing.B) {
 	}{
 		{"plain", slog.New(slog.NewJSONHandler(io.Discard, nil)), nil},
 		{"plain_ids", slog.New(slog.NewJSONHandler(io.Discard, nil)), []slog.Attr{slog.String("trace_id", tid), slog.String("span_id", sid)}},
+		// The goal's baseline: the JSON line and the otelslog bridge
+		// through slog.NewMultiHandler, the IDs passed by the caller.
+		{"naive_full", newNaiveFull(b, benchMux()).logger, []slog.Attr{slog.String("trace_id", tid), slog.String("span_id", sid)}},
 		{"kit", tel.Logger, nil},
 	}
 	for _, tt := range loggers {

@@ -46,6 +46,28 @@
 // Sentry. A view keeps the metrics' attributes bounded, and a span processor
 // masks client addresses before any exporter sees a span.
 //
+// # The route contract
+//
+// The route of a request is the pattern its router matched, which
+// [http.ServeMux] sets on the request it serves ([http.Request.Pattern]).
+// Put Middleware outermost, so that the span covers everything else, and:
+//
+//   - if the router is the handler Middleware wraps, that is all;
+//   - if anything sits between them (middleware that passes on a copy of
+//     the request, as every auth, tenant or locale middleware does;
+//     [http.TimeoutHandler]; [http.StripPrefix]; a router built on
+//     ServeMux with its own middleware stack), wrap the router with
+//     [Router]: the router then works on a copy Middleware never sees, and
+//     Router carries the pattern back through the request's context.
+//
+// A router that is not a ServeMux takes part by setting
+// [http.Request.Pattern] on the request it dispatches, as ServeMux does.
+// Requests no pattern matched get http.route "unmatched" on the span, the
+// metrics and the access line; a handler that clears r.Pattern marks its
+// request so. Without Router, a hidden router makes every request
+// "unmatched"; the first such request that succeeds logs the warning
+// "telemetry.route_unknown".
+//
 // # Logs
 //
 // [Telemetry.Logger] (also installed as the [slog.Default]) writes lines

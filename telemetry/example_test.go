@@ -1,13 +1,16 @@
 package telemetry_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"time"
 
 	"example.com/otelstarter/telemetry"
 )
@@ -75,6 +78,37 @@ func ExampleTelemetry_Middleware() {
 	// Output:
 	// 200 GET /api/posts/{id}
 	// 500 {"error":{"code":"internal","message":"internal server error"}}
+}
+
+func ExampleRouter() {
+	var lines bytes.Buffer
+	tel, err := telemetry.Setup(context.Background(), telemetry.WithLogWriter(&lines), telemetry.WithoutGlobals())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "thing", r.PathValue("id"))
+	})
+	// An auth middleware passes on a copy of the request, and the mux
+	// matches the copy: Router carries the pattern back to Middleware.
+	type userKey struct{}
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, "u1")))
+		})
+	}
+	handler := tel.Middleware(auth(http.TimeoutHandler(telemetry.Router(mux), 10*time.Second, "")))
+
+	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/things/7", nil))
+	var access struct{ Route string }
+	if err := json.Unmarshal(lines.Bytes(), &access); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(access.Route)
+	// Output: /api/things/{id}
 }
 
 func ExampleRedactString() {

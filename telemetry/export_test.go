@@ -1,5 +1,13 @@
 package telemetry
 
-// HTTPServerView is the view of the HTTP server metrics, for the benchmarks
-// of package telemetry_test.
-var HTTPServerView = httpServerView
+// Internal names the tests of package telemetry_test check.
+var (
+	HTTPServerView = httpServerView
+	RouteOf        = routeOf
+	ValidRequestID = validRequestID
+)
+
+const (
+	ScopeName      = scopeName
+	UnmatchedRoute = unmatchedRoute
+)

@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -24,9 +24,9 @@ import (
 // RequestIDHeader carries the trace ID of the request on every response.
 const RequestIDHeader = "X-Request-Id"
 
-// UnmatchedRoute is the http.route of requests no route pattern matched, so
+// unmatchedRoute is the http.route of requests no route pattern matched, so
 // that clients sending random paths cannot grow the number of series.
-const UnmatchedRoute = "unmatched"
+const unmatchedRoute = "unmatched"
 
 // Middleware instruments next, normally an [http.ServeMux] with Go 1.22
 // patterns. It is [otelhttp.NewHandler] configured with the providers of t,
@@ -34,7 +34,7 @@ const UnmatchedRoute = "unmatched"
 //   - a server span per request, continuing the caller's W3C trace context,
 //     named after the matched route pattern ("GET /api/posts/{id}"), and the
 //     OTel HTTP server metrics, labelled with http.route; requests that match
-//     no pattern get http.route [UnmatchedRoute];
+//     no pattern get http.route "unmatched";
 //   - the [RequestIDHeader] response header set to the trace ID (an inbound
 //     X-Request-Id is never echoed; a well-formed one is kept on the span);
 //   - one access log line ("http.request": method, route, status,
@@ -42,6 +42,16 @@ const UnmatchedRoute = "unmatched"
 //   - panic recovery: the error recorded on the span, sent to Sentry and
 //     logged with the stack and the trace, and a 500 written by the handler
 //     of [WithPanicResponse].
+//
+// Put Middleware outermost, around everything else. The route is the
+// pattern the router set on the request ([http.Request.Pattern]), as
+// [http.ServeMux] does. When next is the router, nothing more is needed.
+// When other handlers sit between Middleware and the router (middleware
+// that passes on a copy of the request, [http.TimeoutHandler],
+// [http.StripPrefix], a router that wraps ServeMux), the router sees a
+// copy of the request and Middleware cannot: wrap the router with
+// [Router]. Without it such requests are labelled "unmatched", and the
+// first one answered with a success status logs a warning that says so.
 //
 // Requests to the untraced paths (see [WithUntracedPaths]) get a request ID
 // and recovery but no span or metrics, and their access line is at debug
@@ -56,72 +66,168 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 	)
 }
 
-// serve is the kit's layer inside otelhttp's. It hands next the request it
-// was given, not a copy with a new context, whenever the request is traced:
-// the mux sets the matched pattern on that request, and otelhttp reads it
-// there to name the span and label the metrics.
+// Router returns router wrapped so that [Telemetry.Middleware] learns the
+// route of each request however the request travelled from the middleware
+// to the router. router is an [http.ServeMux], or any router that sets
+// [http.Request.Pattern] on the request it dispatches, as ServeMux does;
+// the pattern it leaves there when it returns is the route, so a handler
+// that clears it marks the request as unmatched.
+//
+// The handlers between Middleware and Router may copy the request, serve
+// it on another goroutine ([http.TimeoutHandler]) or change its path
+// ([http.StripPrefix]: the route is then the router's pattern, without the
+// prefix); they must pass on the request's context, or a context derived
+// from it, as every standard handler does.
+//
+// A router with a Handler(*http.Request) (http.Handler, string) method, as
+// ServeMux has, is asked for the pattern before it serves too, so that a
+// request that [http.TimeoutHandler] answers while its handler still runs
+// keeps its route. Outside Middleware, Router only calls router.
+func Router(router http.Handler) http.Handler {
+	lookup, _ := router.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, ok := r.Context().Value(routeKey{}).(*routeRecord)
+		if !ok {
+			router.ServeHTTP(w, r)
+			return
+		}
+		if lookup != nil {
+			_, pattern := lookup.Handler(r)
+			rec.set(pattern)
+		}
+		// Deferred, so that a panicking handler's request keeps its route.
+		defer func() { rec.set(r.Pattern) }()
+		router.ServeHTTP(w, r)
+	})
+}
+
+// routeKey is the context key of a request's *routeRecord.
+type routeKey struct{}
+
+// routeRecord carries the route from [Router] back to the middleware. It is
+// locked because [http.TimeoutHandler] runs the router on another goroutine,
+// which may still be running when the middleware reads the route.
+type routeRecord struct {
+	mu      sync.Mutex
+	pattern string
+	routed  bool
+}
+
+func (rec *routeRecord) set(pattern string) {
+	rec.mu.Lock()
+	rec.pattern, rec.routed = pattern, true
+	rec.mu.Unlock()
+}
+
+func (rec *routeRecord) get() (pattern string, routed bool) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.pattern, rec.routed
+}
+
+// exchange is the kit's state of one request, allocated once: the response
+// writer handed to next and the route record [Router] fills.
+type exchange struct {
+	w     responseWriter
+	route routeRecord
+}
+
+// serve is the kit's layer inside otelhttp's. r is otelhttp's own request:
+// the pattern the router chose is set on it at the end, and otelhttp names
+// the span and labels the metrics from it.
 func (t *Telemetry) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	start := time.Now()
 	span := trace.SpanFromContext(r.Context())
 	sc := span.SpanContext()
+	ctx := r.Context()
 	if !sc.IsValid() {
 		// Untraced path or tracing off: the request still gets an ID,
 		// which its log lines carry.
 		sc = randomSpanContext()
-		orig := r
-		r = r.WithContext(trace.ContextWithSpanContext(r.Context(), sc))
-		// net/http removes the temporary files of a parsed multipart form
-		// only when it finds the form on its own request.
-		defer func() { orig.MultipartForm = r.MultipartForm }()
+		ctx = trace.ContextWithSpanContext(ctx, sc)
 	}
 	w.Header().Set(RequestIDHeader, sc.TraceID().String())
-	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && ValidRequestID(in) {
+	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && validRequestID(in) {
 		// The ID's alphabet allows an IPv4 address.
 		span.SetAttributes(attribute.String("http.request.header.x-request-id", RedactString(in)))
 	}
 
-	// Code stays 0 until the handler writes a status, which tells the
-	// recovery whether a response has started.
-	var m httpsnoop.Metrics
-	panicked := false
-	m.CaptureMetrics(w, func(w http.ResponseWriter) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v) // net/http's way to abort a response quietly
-			}
-			panicked = true
-			t.recovered(r.Context(), span, v)
-			if m.Code == 0 && m.Written == 0 {
-				t.cfg.panicResponse.ServeHTTP(w, r)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	x := &exchange{w: responseWriter{ResponseWriter: w}}
+	inner := r.WithContext(context.WithValue(ctx, routeKey{}, &x.route))
+	// net/http removes the temporary files of a parsed multipart form only
+	// when it finds the form on its own request.
+	defer func() {
+		if inner.MultipartForm != nil {
+			r.MultipartForm = inner.MultipartForm
+		}
+	}()
+	panicked := t.serveRecovering(&x.w, inner, next, span)
 
-	route := Route(r)
+	pattern, routed := x.route.get()
+	if !routed {
+		pattern = inner.Pattern
+	}
+	r.Pattern = pattern
+	route := routeOf(pattern)
 	if span.IsRecording() {
 		span.SetAttributes(semconv.HTTPRoute(route))
 	}
-	if r.Pattern == "" {
+	if pattern == "" {
 		// otelhttp labels metrics with the route only when a pattern matched.
 		if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-			l.Add(semconv.HTTPRoute(UnmatchedRoute))
+			l.Add(semconv.HTTPRoute(unmatchedRoute))
 		}
 	}
-	t.logAccess(r, route, m, panicked)
-}
-
-func (t *Telemetry) logAccess(r *http.Request, route string, m httpsnoop.Metrics, panicked bool) {
-	status := m.Code
+	status := x.w.status
 	switch {
 	case panicked:
 		status = http.StatusInternalServerError
 	case status == 0:
 		status = http.StatusOK
 	}
+	if pattern == "" && !routed && status < 400 {
+		t.warnRouteLost(inner.Context())
+	}
+	t.logAccess(inner, route, status, time.Since(start), x.w.written)
+}
+
+// serveRecovering runs next and recovers a panic in it, reporting whether
+// one happened.
+func (t *Telemetry) serveRecovering(w *responseWriter, r *http.Request, next http.Handler, span trace.Span) (panicked bool) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v) // net/http's way to abort a response quietly
+		}
+		panicked = true
+		t.recovered(r.Context(), span, v)
+		if w.status == 0 && w.written == 0 {
+			t.cfg.panicResponse.ServeHTTP(w, r)
+		}
+	}()
+	next.ServeHTTP(w, r)
+	return false
+}
+
+// warnRouteLost logs, once per Telemetry, that a request answered with a
+// success status reached the middleware without a route: the sign of a
+// router hidden behind middleware that copies the request.
+func (t *Telemetry) warnRouteLost(ctx context.Context) {
+	if t.routeLostWarned.Swap(true) {
+		return
+	}
+	t.Logger.LogAttrs(ctx, slog.LevelWarn, "telemetry.route_unknown",
+		slog.String("hint", "no route pattern reached the telemetry middleware for a request its handler served, "+
+			"so http.route is \"unmatched\"; if other handlers sit between the middleware and the router, "+
+			"wrap the router with telemetry.Router"))
+}
+
+func (t *Telemetry) logAccess(r *http.Request, route string, status int, d time.Duration, written int64) {
 	level := slog.LevelInfo
 	switch {
 	case t.cfg.untraced[r.URL.Path]:
@@ -133,8 +239,8 @@ func (t *Telemetry) logAccess(r *http.Request, route string, m httpsnoop.Metrics
 		slog.String("method", knownMethod(r.Method)),
 		slog.String("route", route),
 		slog.Int("status", status),
-		slog.Float64("duration_ms", float64(m.Duration.Microseconds())/1000),
-		slog.Int64("bytes", m.Written),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.Int64("bytes", written),
 	)
 }
 
@@ -148,18 +254,18 @@ func (t *Telemetry) recovered(ctx context.Context, span trace.Span, v any) {
 		slog.String("error", err.Error()), slog.String("stack", string(stack)))
 }
 
-// Route returns the path part of the pattern that matched r ("/api/posts/{id}"
-// for "GET /api/posts/{id}"), or [UnmatchedRoute].
-func Route(r *http.Request) string {
-	if i := strings.IndexByte(r.Pattern, '/'); i >= 0 {
-		return r.Pattern[i:]
+// routeOf returns the path part of a route pattern ("/api/posts/{id}" for
+// "GET /api/posts/{id}"), or unmatchedRoute for none.
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
 	}
-	return UnmatchedRoute
+	return unmatchedRoute
 }
 
-// ValidRequestID reports whether an inbound X-Request-Id is safe to keep as
+// validRequestID reports whether an inbound X-Request-Id is safe to keep as
 // a span attribute: 1 to 64 characters of [A-Za-z0-9._-].
-func ValidRequestID(s string) bool {
+func validRequestID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -368,8 +368,8 @@ func TestRoute(t *testing.T) {
 		t.Run(tt.pattern, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Pattern = tt.pattern
-			if got := telemetry.Route(r); got != tt.want {
-				t.Errorf("Route(%q) = %q, want %q", tt.pattern, got, tt.want)
+			if got := telemetry.RouteOf(r.Pattern); got != tt.want {
+				t.Errorf("routeOf(%q) = %q, want %q", tt.pattern, got, tt.want)
 			}
 		})
 	}

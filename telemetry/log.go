@@ -25,7 +25,7 @@ func (t *Telemetry) newLogHandler() (slog.Handler, error) {
 	}
 	var h slog.Handler = &RedactingHandler{next: lines, traceIDs: true}
 	if t.logBridged {
-		bridge := otelslog.NewHandler(ScopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
+		bridge := otelslog.NewHandler(scopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
 		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: NewRedactingHandler(bridge)})
 	}
 	return h, nil

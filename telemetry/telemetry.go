@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -33,9 +34,9 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
-// ScopeName is the instrumentation scope of the telemetry this package emits
-// itself (HTTP middleware, log bridge).
-const ScopeName = "example.com/otelstarter/telemetry"
+// scopeName is the instrumentation scope of the telemetry this package emits
+// itself (the log bridge).
+const scopeName = "example.com/otelstarter/telemetry"
 
 // Telemetry holds the configured providers. Create it with [Setup]; the
 // zero value is not usable.
@@ -56,6 +57,8 @@ type Telemetry struct {
 	sentry     *sentry.Client
 	shutdowns  []func(context.Context) error
 	logBridged bool
+
+	routeLostWarned atomic.Bool // see warnRouteLost
 }
 
 // Setup configures OpenTelemetry and the logger from the environment and
