@@ -1,11 +1,13 @@
 package telemetry
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -226,34 +228,62 @@ func (c *config) sampler() (sdktrace.Sampler, error) {
 		Reason: "want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"}
 }
 
-// exporterChoice returns the value of an OTEL_*_EXPORTER variable after
-// checking it against the names autoexport knows.
-func (c *config) exporterChoice(envVar string, allowed ...string) (string, error) {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv(envVar)))
-	if v == "" {
-		return "", nil
-	}
-	for _, a := range allowed {
-		if v == a {
-			return v, nil
+// exporterNames returns the exporters an OTEL_*_EXPORTER variable names,
+// read as the specification describes: a comma-separated list whose names
+// are compared without regard to case or surrounding spaces. Each name
+// appears once.
+func exporterNames(envVar string) []string {
+	var names []string
+	for _, n := range strings.Split(os.Getenv(envVar), ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
 		}
 	}
-	return "", &ConfigError{Var: envVar, Value: v, Reason: "want one of " + strings.Join(allowed, ", ")}
+	return names
 }
 
-// otlpEndpointSet reports whether an OTLP endpoint is configured for the
-// signal ("TRACES", "LOGS", "METRICS").
-func (c *config) otlpEndpointSet(signal string) bool {
-	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" ||
-		os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
-}
-
-// exports reports whether a signal is exported: its OTEL_*_EXPORTER names an
-// exporter, or is unset while an OTLP endpoint is configured. Unset with no
-// endpoint means not exported (autoexport alone would try localhost).
-func (c *config) exports(choice, signal string) bool {
-	if choice == "" {
-		return c.otlpEndpointSet(signal)
+// exporterNames is the package-level exporterNames with the kit's one
+// difference from autoexport: an unset variable means "otlp" only when an
+// OTLP endpoint is configured for the signal ("TRACES", "LOGS"), and no
+// exporter otherwise (autoexport alone would try localhost).
+func (c *config) exporterNames(envVar, signal string) []string {
+	if names := exporterNames(envVar); len(names) > 0 {
+		return names
 	}
-	return choice != "none"
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != "" {
+		return []string{"otlp"}
+	}
+	return nil
+}
+
+// autoexported builds the exporters named in envVar with autoexport, which
+// reads envVar itself and knows each name in lower case only: while it
+// builds one, envVar holds that one name, and the caller's value is put back
+// after. The "none" exporter is left out; an error names the variable and
+// shuts down what was built.
+func autoexported[T interface{ Shutdown(context.Context) error }](envVar string, names []string, build func() (T, error), isNone func(T) bool) (_ []T, err error) {
+	raw, set := os.LookupEnv(envVar)
+	defer func() {
+		if set {
+			os.Setenv(envVar, raw)
+		} else {
+			os.Unsetenv(envVar)
+		}
+	}()
+	var built []T
+	for _, name := range names {
+		os.Setenv(envVar, name)
+		exp, err := build()
+		if err != nil {
+			for _, b := range built {
+				_ = b.Shutdown(context.Background())
+			}
+			return nil, &ConfigError{Var: envVar, Value: raw, Reason: name + ": " + err.Error()}
+		}
+		if !isNone(exp) {
+			built = append(built, exp)
+		}
+	}
+	return built, nil
 }

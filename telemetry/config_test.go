@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -371,5 +372,85 @@ func TestMalformedResourceAttributesStopSetup(t *testing.T) {
 	var ce *telemetry.ConfigError
 	if !errors.As(err, &ce) || ce.Var != "OTEL_RESOURCE_ATTRIBUTES" {
 		t.Fatalf("Setup = %v, want a *ConfigError naming OTEL_RESOURCE_ATTRIBUTES", err)
+	}
+}
+
+// TestExporterVariables reads OTEL_*_EXPORTER as the specification writes
+// it (case-insensitive names, spaces, comma-separated lists, none), and
+// agrees with autoexport: every name Setup accepts, autoexport builds, and
+// every value Setup refuses, autoexport refuses too, with an error that
+// names the variable.
+func TestExporterVariables(t *testing.T) {
+	tests := []struct {
+		value     string
+		wantErr   bool
+		wantSpans bool // spans reach the OTLP sink
+	}{
+		{"otlp", false, true},
+		{"OTLP", false, true},
+		{" Otlp ", false, true},
+		{"otlp,console", false, true},
+		{"console, OTLP", false, true},
+		{"otlp,otlp", false, true},
+		{"console", false, false},
+		{"none", false, false},
+		{"NONE", false, false},
+		{"", false, true}, // unset: OTLP because an endpoint is set
+		{"bogus", true, false},
+		{"otlp,zipkin", true, false},
+		{"otlp console", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			clearOTelEnv(t)
+			sink := newOTLPSink(t)
+			setenv(t, "OTEL_TRACES_EXPORTER="+tt.value, "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL,
+				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_LOGS_EXPORTER=none")
+			tel, err := telemetry.Setup(context.Background(), telemetry.WithoutGlobals(), telemetry.WithLogWriter(&lockedBuffer{}))
+			if got := os.Getenv("OTEL_TRACES_EXPORTER"); got != tt.value {
+				t.Errorf("Setup left OTEL_TRACES_EXPORTER=%q, want the caller's %q", got, tt.value)
+			}
+			// autoexport's own verdict on each name, as Setup reads them.
+			autoexportAccepts := true
+			for _, name := range strings.Split(tt.value, ",") {
+				name = strings.ToLower(strings.TrimSpace(name))
+				if name == "" {
+					continue
+				}
+				t.Setenv("OTEL_TRACES_EXPORTER", name)
+				exp, err := autoexport.NewSpanExporter(context.Background())
+				if err != nil {
+					autoexportAccepts = false
+					continue
+				}
+				exp.Shutdown(context.Background())
+			}
+			t.Setenv("OTEL_TRACES_EXPORTER", tt.value)
+
+			if tt.wantErr {
+				var ce *telemetry.ConfigError
+				if !errors.As(err, &ce) || ce.Var != "OTEL_TRACES_EXPORTER" || ce.Value != tt.value {
+					t.Fatalf("Setup: %v, want a *ConfigError for OTEL_TRACES_EXPORTER=%q", err, tt.value)
+				}
+				if autoexportAccepts {
+					t.Errorf("Setup refused %q, which autoexport accepts name by name", tt.value)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Setup: %v", err)
+			}
+			if !autoexportAccepts {
+				t.Errorf("Setup accepted %q, which autoexport refuses", tt.value)
+			}
+			_, span := tel.TracerProvider.Tracer("test").Start(context.Background(), "op")
+			span.End()
+			if err := tel.Shutdown(context.Background()); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if got := len(sink.received("/v1/traces")) > 0; got != tt.wantSpans {
+				t.Errorf("spans exported over OTLP: %v, want %v", got, tt.wantSpans)
+			}
+		})
 	}
 }

@@ -27,11 +27,16 @@
 // OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, OTEL_TRACES_EXPORTER,
 // OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_* and
-// OTEL_BSP_* / OTEL_BLRP_*. Exporters are chosen by
-// go.opentelemetry.io/contrib/exporters/autoexport, with one difference from
-// its defaults: when neither an exporter variable nor an OTLP endpoint is set,
-// nothing is exported (instead of trying localhost:4318), so a service runs
-// quietly on a laptop.
+// OTEL_BSP_* / OTEL_BLRP_*. Exporters are built by
+// go.opentelemetry.io/contrib/exporters/autoexport, which also reports an
+// unknown name (Setup returns its error as a [*ConfigError] naming the
+// variable). The kit reads the OTEL_*_EXPORTER variables as the
+// specification writes them, which autoexport alone does not: a
+// comma-separated list ("otlp,console"), names in any case ("OTLP") with
+// spaces around them. One difference from autoexport's defaults: when
+// neither an exporter variable nor an OTLP endpoint is set, nothing is
+// exported (instead of trying localhost:4318), so a service runs quietly on
+// a laptop.
 //
 // Metrics are always served in the Prometheus format by
 // [Telemetry.MetricsHandler]; OTEL_METRICS_EXPORTER=otlp (or console) adds a

@@ -124,22 +124,19 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	choice, err := cfg.exporterChoice("OTEL_TRACES_EXPORTER", "otlp", "console", "none")
-	if err != nil {
-		return err
-	}
 	traceOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 		// First, so that no later processor or exporter sees a client IP.
 		sdktrace.WithSpanProcessor(redactingSpanProcessor{}),
 	}
-	if cfg.exports(choice, "TRACES") {
-		spanExp, err := autoexport.NewSpanExporter(ctx)
-		if err != nil {
-			return fmt.Errorf("OTEL_TRACES_EXPORTER: %w", err)
-		}
-		traceOpts = append(traceOpts, sdktrace.WithBatcher(spanExp))
+	spanExps, err := autoexported("OTEL_TRACES_EXPORTER", cfg.exporterNames("OTEL_TRACES_EXPORTER", "TRACES"),
+		func() (sdktrace.SpanExporter, error) { return autoexport.NewSpanExporter(ctx) }, autoexport.IsNoneSpanExporter)
+	if err != nil {
+		return err
+	}
+	for _, exp := range spanExps {
+		traceOpts = append(traceOpts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(append(traceOpts, cfg.traceOpts...)...)
 	t.TracerProvider = tp
@@ -151,17 +148,21 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 		return fmt.Errorf("prometheus exporter: %w", err)
 	}
 	meterOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp), sdkmetric.WithView(httpServerView)}
-	choice, err = cfg.exporterChoice("OTEL_METRICS_EXPORTER", "prometheus", "otlp", "console", "none")
+	// The Prometheus exporter above is the "prometheus" exporter; autoexport
+	// builds the push readers ("otlp", "console").
+	var pushNames []string
+	for _, name := range exporterNames("OTEL_METRICS_EXPORTER") {
+		if name != "prometheus" {
+			pushNames = append(pushNames, name)
+		}
+	}
+	readers, err := autoexported("OTEL_METRICS_EXPORTER", pushNames,
+		func() (sdkmetric.Reader, error) { return autoexport.NewMetricReader(ctx) }, autoexport.IsNoneMetricReader)
 	if err != nil {
 		return err
 	}
-	if choice == "otlp" || choice == "console" {
-		// autoexport reads the same variable and builds the push reader.
-		reader, err := autoexport.NewMetricReader(ctx)
-		if err != nil {
-			return fmt.Errorf("OTEL_METRICS_EXPORTER: %w", err)
-		}
-		meterOpts = append(meterOpts, sdkmetric.WithReader(reader))
+	for _, r := range readers {
+		meterOpts = append(meterOpts, sdkmetric.WithReader(r))
 	}
 	for _, r := range cfg.readers {
 		meterOpts = append(meterOpts, sdkmetric.WithReader(r))
@@ -171,17 +172,14 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	t.shutdowns = append(t.shutdowns, mp.Shutdown)
 
 	// Logs.
-	choice, err = cfg.exporterChoice("OTEL_LOGS_EXPORTER", "otlp", "console", "none")
+	lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	logExps, err := autoexported("OTEL_LOGS_EXPORTER", cfg.exporterNames("OTEL_LOGS_EXPORTER", "LOGS"),
+		func() (sdklog.Exporter, error) { return autoexport.NewLogExporter(ctx) }, autoexport.IsNoneLogExporter)
 	if err != nil {
 		return err
 	}
-	lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
-	if cfg.exports(choice, "LOGS") {
-		logExp, err := autoexport.NewLogExporter(ctx)
-		if err != nil {
-			return fmt.Errorf("OTEL_LOGS_EXPORTER: %w", err)
-		}
-		lpOpts = append(lpOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp)))
+	for _, exp := range logExps {
+		lpOpts = append(lpOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
 		t.logBridged = true
 	}
 	if len(cfg.logOpts) > 0 {
