@@ -75,17 +75,19 @@
 //
 // # Logs
 //
-// [Telemetry.Logger] (also installed as the [slog.Default]) writes lines
-// with [slog.NewJSONHandler] (or [slog.NewTextHandler]) behind a
-// [RedactingHandler] that adds trace_id and span_id of the context's span,
-// so the keys come in this order: time, level, msg, the attributes of
-// [slog.Logger.With] given before any group, trace_id, span_id, then the
-// record's attributes. With a logs exporter, [slog.NewMultiHandler] sends
-// each record to the OpenTelemetry bridge too. Attributes whose key names a
+// [Telemetry.Logger] (also installed as the [slog.Default]) masks each
+// record once, in a [RedactingHandler], and then writes it as a line with
+// [slog.NewJSONHandler] (or [slog.NewTextHandler]), adding trace_id and
+// span_id of the context's span, so the keys come in this order: time,
+// level, msg, the attributes of [slog.Logger.With] given before any group,
+// trace_id, span_id, then the record's attributes. With a logs exporter,
+// [slog.NewMultiHandler] sends each record to the OpenTelemetry bridge too,
+// which takes the trace from the context. Attributes whose key names a
 // secret (password, token, authorization, cookie, email, client IP, …) are
 // replaced by [Redacted], and string values shaped like an email address, an
 // IP address or a bearer token are masked, wherever they occur. See
-// [Redact].
+// [Redact]. The handler passes the standard library's conformance test,
+// [testing/slogtest].
 //
 // # Only this package imports the SDK
 //

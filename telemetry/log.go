@@ -13,22 +13,23 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// newLogHandler builds the logger's handler: slog's line handler behind a
-// [RedactingHandler] that also adds trace_id and span_id and, when logs are
-// exported, the OpenTelemetry bridge next to it through
-// [slog.NewMultiHandler], redacted but without the IDs: the bridge takes the
-// trace from the context itself.
+// newLogHandler builds the logger's handler: one [RedactingHandler] in front,
+// so every record is masked once whatever the number of sinks, then slog's
+// line handler behind a [traceIDHandler] that adds trace_id and span_id and,
+// when logs are exported, the OpenTelemetry bridge next to it through
+// [slog.NewMultiHandler], without the IDs: the bridge takes the trace from
+// the context itself.
 func (t *Telemetry) newLogHandler() (slog.Handler, error) {
 	lines, err := newLineHandler(t.cfg.logFormat, t.cfg.logWriter, t.cfg.logLevel)
 	if err != nil {
 		return nil, err
 	}
-	var h slog.Handler = &RedactingHandler{next: lines, traceIDs: true}
+	var h slog.Handler = &traceIDHandler{next: lines}
 	if t.logBridged {
 		bridge := otelslog.NewHandler(scopeName, otelslog.WithLoggerProvider(t.LoggerProvider))
-		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: NewRedactingHandler(bridge)})
+		h = slog.NewMultiHandler(h, &levelHandler{level: t.cfg.logLevel, next: bridge})
 	}
-	return h, nil
+	return NewRedactingHandler(h), nil
 }
 
 func newLineHandler(format string, w io.Writer, level slog.Leveler) (slog.Handler, error) {
@@ -59,23 +60,10 @@ func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 }
 
 // RedactingHandler is a [slog.Handler] that masks secrets and personal data
-// before the next handler sees a record. See [Redact].
-//
-// The logger of [Setup] uses one that also adds trace_id and span_id of the
-// context's span to each record, at the top level, before the record's own
-// attributes. So that the IDs stay at the top level inside
-// [slog.Logger.WithGroup] too, that handler opens groups itself: next has
-// only the attributes added before the first group, and groups holds the
-// groups opened since, each with its attributes.
+// before the next handler sees a record. See [Redact]. The logger of [Setup]
+// has one in front of all its sinks.
 type RedactingHandler struct {
-	next     slog.Handler
-	traceIDs bool
-	groups   []logGroup
-}
-
-type logGroup struct {
-	name  string
-	attrs []slog.Attr
+	next slog.Handler
 }
 
 // Enabled implements [slog.Handler].
@@ -83,17 +71,74 @@ func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.next.Enabled(ctx, l)
 }
 
-// Handle implements [slog.Handler]. Without IDs to add, it copies the
-// record only when something must be masked, which is rare.
+// Handle implements [slog.Handler]. It walks the attributes once and copies
+// the record only when something must be masked, which is rare.
 func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
-	sc := trace.SpanContextFromContext(ctx)
-	withIDs := h.traceIDs && sc.IsValid()
 	msg := RedactString(r.Message)
-	if !withIDs && len(h.groups) == 0 && msg == r.Message && !needsRedaction(r) {
+	dirty := msg != r.Message
+	// Gathered on the stack: a record has few attributes.
+	var buf [8]slog.Attr
+	attrs := buf[:0]
+	r.Attrs(func(a slog.Attr) bool {
+		red, changed := redact(a)
+		dirty = dirty || changed
+		attrs = append(attrs, red)
+		return true
+	})
+	if !dirty {
 		return h.next.Handle(ctx, r)
 	}
 	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
-	if withIDs {
+	out.AddAttrs(attrs...)
+	return h.next.Handle(ctx, out)
+}
+
+// WithAttrs implements [slog.Handler]; the attributes are redacted once, here.
+func (h *RedactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = Redact(a)
+	}
+	return &RedactingHandler{next: h.next.WithAttrs(red)}
+}
+
+// WithGroup implements [slog.Handler].
+func (h *RedactingHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return &RedactingHandler{next: h.next.WithGroup(name)}
+}
+
+// traceIDHandler adds trace_id and span_id of the context's span to each
+// record, at the top level, before the record's own attributes. So that the
+// IDs stay at the top level inside [slog.Logger.WithGroup] too, it opens
+// groups itself: next has only the attributes added before the first group,
+// and groups holds the groups opened since, each with its attributes.
+type traceIDHandler struct {
+	next   slog.Handler
+	groups []logGroup
+}
+
+type logGroup struct {
+	name  string
+	attrs []slog.Attr
+}
+
+func (h *traceIDHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *traceIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() && len(h.groups) == 0 {
+		return h.next.Handle(ctx, r)
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	if sc.IsValid() {
 		// Both IDs in one string: one allocation instead of two.
 		var buf [2*len(trace.TraceID{}) + 2*len(trace.SpanID{})]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
@@ -107,7 +152,7 @@ func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	var buf [8]slog.Attr
 	attrs := buf[:0]
 	r.Attrs(func(a slog.Attr) bool {
-		attrs = append(attrs, Redact(a))
+		attrs = append(attrs, a)
 		return true
 	})
 	// Nest the record's attributes in the open groups, innermost first.
@@ -120,42 +165,24 @@ func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.next.Handle(ctx, out)
 }
 
-func needsRedaction(r slog.Record) (dirty bool) {
-	r.Attrs(func(a slog.Attr) bool {
-		_, dirty = redact(a)
-		return !dirty
-	})
-	return dirty
-}
-
-// WithAttrs implements [slog.Handler]; the attributes are redacted once, here.
-func (h *RedactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+func (h *traceIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	red := make([]slog.Attr, len(attrs))
-	for i, a := range attrs {
-		red[i] = Redact(a)
-	}
 	if len(h.groups) == 0 {
-		return &RedactingHandler{next: h.next.WithAttrs(red), traceIDs: h.traceIDs}
+		return &traceIDHandler{next: h.next.WithAttrs(attrs)}
 	}
 	groups := slices.Clone(h.groups)
 	last := &groups[len(groups)-1]
-	last.attrs = append(slices.Clip(last.attrs), red...)
-	return &RedactingHandler{next: h.next, traceIDs: h.traceIDs, groups: groups}
+	last.attrs = append(slices.Clip(last.attrs), attrs...)
+	return &traceIDHandler{next: h.next, groups: groups}
 }
 
-// WithGroup implements [slog.Handler].
-func (h *RedactingHandler) WithGroup(name string) slog.Handler {
-	switch {
-	case name == "":
+func (h *traceIDHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
 		return h
-	case !h.traceIDs:
-		return &RedactingHandler{next: h.next.WithGroup(name)}
 	}
-	groups := append(slices.Clip(h.groups), logGroup{name: name})
-	return &RedactingHandler{next: h.next, traceIDs: true, groups: groups}
+	return &traceIDHandler{next: h.next, groups: append(slices.Clip(h.groups), logGroup{name: name})}
 }
 
 // levelHandler applies the logger's level to the OTel bridge, which would
