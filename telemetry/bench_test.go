@@ -20,6 +20,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/otelstarter/telemetry"
 )
@@ -142,8 +143,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 // naiveFull is the tutorials' composition with the signals the kit
 // produces, each through the same library: otelhttp with an SDK tracer and
 // an SDK meter behind the Prometheus exporter, and a JSON access line per
-// request that also goes through the otelslog bridge to an SDK logger
-// provider with a batch processor. Every exporter discards.
+// request, with the trace and span IDs, that also goes through the otelslog
+// bridge to an SDK logger provider with a batch processor. Every exporter
+// discards.
 type naiveFull struct {
 	logger  *slog.Logger
 	handler http.Handler
@@ -171,7 +173,9 @@ func newNaiveFull(b *testing.B, next http.Handler) *naiveFull {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		sc := trace.SpanContextFromContext(r.Context())
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "http.request",
+			slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()),
 			slog.String("method", r.Method), slog.String("route", r.Pattern), slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.Int("bytes", sw.bytes))
 	})
@@ -188,7 +192,7 @@ func newNaiveFull(b *testing.B, next http.Handler) *naiveFull {
 func benchTelemetry(b *testing.B) *telemetry.Telemetry {
 	b.Helper()
 	tel, err := telemetry.Setup(context.Background(),
-		telemetry.WithTracerProviderOptions(sdktrace.WithBatcher(discardExporter{})),
+		telemetry.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discardExporter{})),
 		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{}))),
 		telemetry.WithLogWriter(io.Discard),
 		telemetry.WithoutGlobals(),

@@ -28,7 +28,7 @@ type config struct {
 
 	sentry *SentryConfig
 
-	traceOpts []sdktrace.TracerProviderOption
+	spanProcessors []sdktrace.SpanProcessor
 	readers   []sdkmetric.Reader
 	logOpts   []sdklog.LoggerProviderOption
 	noGlobals bool
@@ -106,11 +106,12 @@ func WithSentry(cfg SentryConfig) Option {
 	})
 }
 
-// WithTracerProviderOptions adds options to the SDK tracer provider, after
-// the ones derived from the environment. Tests use it to add a
-// tracetest.SpanRecorder.
-func WithTracerProviderOptions(opts ...sdktrace.TracerProviderOption) Option {
-	return optionFunc(func(c *config) { c.traceOpts = append(c.traceOpts, opts...) })
+// WithSpanProcessor adds p to the tracer provider, next to the exporters of
+// the environment. p sees each span as they do: at its end, with secrets and
+// personal data masked (OnStart gets the span as it starts, unmasked). Tests
+// use a tracetest.SpanRecorder.
+func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
+	return optionFunc(func(c *config) { c.spanProcessors = append(c.spanProcessors, p) })
 }
 
 // WithMetricReader adds a reader to the meter provider, next to the

@@ -169,7 +169,7 @@ func TestNoExporterMeansNoConnection(t *testing.T) {
 	clearOTelEnv(t)
 	rec := tracetest.NewSpanRecorder()
 	tel, err := telemetry.Setup(context.Background(), telemetry.WithoutGlobals(), telemetry.WithLogWriter(&lockedBuffer{}),
-		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(rec)))
+		telemetry.WithSpanProcessor(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestShutdown(t *testing.T) {
 	exp := &keepingExporter{}
 	clearOTelEnv(t)
 	tel, err := telemetry.Setup(context.Background(), telemetry.WithoutGlobals(), telemetry.WithLogWriter(&lockedBuffer{}),
-		telemetry.WithTracerProviderOptions(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Hour))),
+		telemetry.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBatchTimeout(time.Hour))),
 		telemetry.WithSentry(telemetry.SentryConfig{DSN: testDSN, Transport: &sentryTransport{}}))
 	if err != nil {
 		t.Fatal(err)

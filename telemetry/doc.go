@@ -48,8 +48,12 @@
 // providers of [Setup]: span names, http.route and the HTTP server metrics
 // come from the Go 1.22 route pattern. The kit adds only a thin layer inside
 // it: the trace ID as X-Request-Id, one access log line, panic recovery and
-// Sentry. A view keeps the metrics' attributes bounded, and a span processor
-// masks client addresses before any exporter sees a span.
+// Sentry. A view keeps the metrics' attributes bounded. Every span is masked
+// as it ends, before any exporter or [WithSpanProcessor] processor sees it:
+// client addresses, sensitive keys, and email, IP and token shapes in
+// attribute values, exception events and the status description, whenever
+// they were set. The exporters mask on their batch goroutine, off the
+// request's.
 //
 // # The route contract
 //

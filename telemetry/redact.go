@@ -186,36 +186,75 @@ func redactValues(key string, vs []string) []string {
 	return out
 }
 
-// redactingSpanProcessor masks sensitive span attributes as spans start,
-// before any other processor or exporter sees them. Instrumentation such as
-// otelhttp records the client's address (client.address, from
-// X-Forwarded-For, and network.peer.address) at span start; the kit's
-// promise is that no client IP leaves the process.
-type redactingSpanProcessor struct{}
-
-var _ sdktrace.SpanProcessor = redactingSpanProcessor{}
-
-// OnStart implements [sdktrace.SpanProcessor].
-func (redactingSpanProcessor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
-	var fix []attribute.KeyValue
-	for _, kv := range s.Attributes() {
-		if r, ok := redactAttribute(kv); ok {
-			fix = append(fix, r)
-		}
+// maskSpan returns s with its secrets and personal data masked, as every
+// processor and exporter behind the kit sees it: span attributes, event
+// attributes (exception messages) and the status description, whenever they
+// were set. Instrumentation such as otelhttp records the client's address
+// (client.address, from X-Forwarded-For, and network.peer.address); the
+// kit's promise is that no client IP leaves the process. s itself is
+// returned, without allocating, when nothing needs masking.
+func maskSpan(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
+	attrs, changed := redactEach(s.Attributes(), redactAttribute)
+	events, eventsChanged := redactEach(s.Events(), maskEvent)
+	status := s.Status()
+	desc := RedactString(status.Description)
+	if !changed && !eventsChanged && desc == status.Description {
+		return s
 	}
-	if len(fix) > 0 {
-		s.SetAttributes(fix...) // same keys: the values are replaced
+	m := &maskedSpan{ReadOnlySpan: s, attrs: s.Attributes(), events: s.Events(), status: status}
+	if changed {
+		m.attrs = attrs
 	}
+	if eventsChanged {
+		m.events = events
+	}
+	m.status.Description = desc
+	return m
 }
 
-// OnEnd implements [sdktrace.SpanProcessor].
-func (redactingSpanProcessor) OnEnd(sdktrace.ReadOnlySpan) {}
+func maskEvent(e sdktrace.Event) (sdktrace.Event, bool) {
+	attrs, changed := redactEach(e.Attributes, redactAttribute)
+	if changed {
+		e.Attributes = attrs
+	}
+	return e, changed
+}
 
-// Shutdown implements [sdktrace.SpanProcessor].
-func (redactingSpanProcessor) Shutdown(context.Context) error { return nil }
+// maskedSpan is an ended span with masked attributes, events and status.
+type maskedSpan struct {
+	sdktrace.ReadOnlySpan
+	attrs  []attribute.KeyValue
+	events []sdktrace.Event
+	status sdktrace.Status
+}
 
-// ForceFlush implements [sdktrace.SpanProcessor].
-func (redactingSpanProcessor) ForceFlush(context.Context) error { return nil }
+func (s *maskedSpan) Attributes() []attribute.KeyValue { return s.attrs }
+func (s *maskedSpan) Events() []sdktrace.Event         { return s.events }
+func (s *maskedSpan) Status() sdktrace.Status          { return s.status }
+
+// maskingProcessor hands next every ended span masked by [maskSpan]. It
+// wraps the processors of [WithSpanProcessor]; the exporters of the
+// environment get a [maskingExporter] instead, which masks on the batch
+// processor's goroutine rather than the request's.
+type maskingProcessor struct{ next sdktrace.SpanProcessor }
+
+func (p maskingProcessor) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) { p.next.OnStart(ctx, s) }
+func (p maskingProcessor) OnEnd(s sdktrace.ReadOnlySpan)                         { p.next.OnEnd(maskSpan(s)) }
+func (p maskingProcessor) Shutdown(ctx context.Context) error                    { return p.next.Shutdown(ctx) }
+func (p maskingProcessor) ForceFlush(ctx context.Context) error                  { return p.next.ForceFlush(ctx) }
+
+// maskingExporter exports every span masked by [maskSpan].
+type maskingExporter struct{ next sdktrace.SpanExporter }
+
+func (e maskingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	masked := make([]sdktrace.ReadOnlySpan, len(spans))
+	for i, s := range spans {
+		masked[i] = maskSpan(s)
+	}
+	return e.next.ExportSpans(ctx, masked)
+}
+
+func (e maskingExporter) Shutdown(ctx context.Context) error { return e.next.Shutdown(ctx) }
 
 // redactAttribute returns the masked form of kv and true when kv's key is
 // sensitive or its string value holds something sensitive.

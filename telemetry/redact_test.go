@@ -245,6 +245,11 @@ func TestNoSecretReachesAnySink(t *testing.T) {
 	secrets := []string{"hunter2", "abc123DEF456ghi", "alice@example.com", "bob@example.org",
 		"203.0.113.7", "carol@example.net", "198.51.100.4", "s3ss10n", "2001:db8::dead:beef",
 		"192.0.2.80", "ua-dave@example.com", "192.0.2.81", "erin@example.com"}
+	// The exporters of the environment are a sink too: spans and log
+	// records leave the process over OTLP.
+	clearOTelEnv(t)
+	otlp := newOTLPSink(t)
+	setenv(t, "OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
 	h := newHarness(t)
 	handler := h.tel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -301,6 +306,16 @@ func TestNoSecretReachesAnySink(t *testing.T) {
 		}
 	}
 	sinks["spans"] = spanEvents.String()
+	if err := h.tel.Shutdown(context.Background()); err != nil { // flushes the exporters
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/traces", "/v1/logs"} {
+		var b strings.Builder
+		for _, body := range otlp.received(path) {
+			b.Write(body) // protobuf: the strings are there as bytes
+		}
+		sinks["OTLP "+path] = b.String()
+	}
 
 	for name, out := range sinks {
 		t.Run(name, func(t *testing.T) {

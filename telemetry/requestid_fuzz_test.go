@@ -69,7 +69,7 @@ func FuzzRequestIDAndTraceHeaders(f *testing.F) {
 	tel, err := telemetry.Setup(context.Background(),
 		telemetry.WithoutGlobals(),
 		telemetry.WithLogWriter(io.Discard),
-		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(rec)),
+		telemetry.WithSpanProcessor(rec),
 	)
 	if err != nil {
 		f.Fatal(err)

@@ -70,9 +70,9 @@ func (t *Telemetry) CaptureError(ctx context.Context, err error) string {
 		return ""
 	}
 	span := trace.SpanFromContext(ctx)
-	msg := RedactString(err.Error())
-	recordException(span, err, msg, nil)
-	span.SetStatus(codes.Error, msg)
+	// Both are masked as the span ends (maskSpan).
+	recordException(span, err, nil)
+	span.SetStatus(codes.Error, err.Error())
 	if id := t.sendToSentry(ctx, err); id != nil {
 		return string(*id)
 	}
@@ -143,12 +143,12 @@ func ScrubEvent(e *sentry.Event) *sentry.Event {
 // recordException adds the exception event of the semantic conventions to
 // span, like [trace.Span.RecordError] but with the redacted message msg, so
 // that a secret in an error's text does not reach the trace backend.
-func recordException(span trace.Span, err error, msg string, stack []byte) {
+func recordException(span trace.Span, err error, stack []byte) {
 	if !span.IsRecording() {
 		return
 	}
 	attrs := make([]attribute.KeyValue, 0, 3)
-	attrs = append(attrs, semconv.ExceptionType(errorType(err)), semconv.ExceptionMessage(msg))
+	attrs = append(attrs, semconv.ExceptionType(errorType(err)), semconv.ExceptionMessage(err.Error()))
 	if stack != nil {
 		attrs = append(attrs, semconv.ExceptionStacktrace(string(stack)))
 	}

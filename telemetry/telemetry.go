@@ -124,21 +124,20 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	traceOpts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sampler),
-		// First, so that no later processor or exporter sees a client IP.
-		sdktrace.WithSpanProcessor(redactingSpanProcessor{}),
-	}
+	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	spanExps, err := autoexported("OTEL_TRACES_EXPORTER", cfg.exporterNames("OTEL_TRACES_EXPORTER", "TRACES"),
 		func() (sdktrace.SpanExporter, error) { return autoexport.NewSpanExporter(ctx) }, autoexport.IsNoneSpanExporter)
 	if err != nil {
 		return err
 	}
+	// Nothing sees a span before it is masked.
 	for _, exp := range spanExps {
-		traceOpts = append(traceOpts, sdktrace.WithBatcher(exp))
+		traceOpts = append(traceOpts, sdktrace.WithBatcher(maskingExporter{exp}))
 	}
-	tp := sdktrace.NewTracerProvider(append(traceOpts, cfg.traceOpts...)...)
+	for _, p := range cfg.spanProcessors {
+		traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(maskingProcessor{p}))
+	}
+	tp := sdktrace.NewTracerProvider(traceOpts...)
 	t.TracerProvider = tp
 	t.shutdowns = append(t.shutdowns, tp.Shutdown)
 

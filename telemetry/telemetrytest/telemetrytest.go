@@ -21,7 +21,6 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
@@ -68,7 +67,7 @@ func New(tb testing.TB, opts ...telemetry.Option) *Capture {
 	}
 	base := []telemetry.Option{
 		telemetry.WithLogWriter(c.Lines),
-		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(c.Spans)),
+		telemetry.WithSpanProcessor(c.Spans),
 		telemetry.WithMetricReader(c.Metrics),
 		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(c.Logs)),
 		telemetry.WithSentry(telemetry.SentryConfig{DSN: "http://public@127.0.0.1:1/1", Transport: c.Sentry}),
