@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -186,13 +188,23 @@ func newNaiveFull(b *testing.B, next http.Handler) *naiveFull {
 	)}
 }
 
-// benchTelemetry is the kit with every signal on, exported nowhere: spans,
-// metrics, and log lines also through the OpenTelemetry bridge, as in
-// docker-compose.yml.
+// registerDiscard makes "bench_discard" an exporter name autoexport knows,
+// so that the kit's spans take the production path: an exporter of the
+// environment behind a batch processor.
+var registerDiscard = sync.OnceFunc(func() {
+	autoexport.RegisterSpanExporter("bench_discard", func(context.Context) (sdktrace.SpanExporter, error) {
+		return discardExporter{}, nil
+	})
+})
+
+// benchTelemetry is the kit with every signal on, exported nowhere: spans
+// through OTEL_TRACES_EXPORTER, metrics, and log lines also through the
+// OpenTelemetry bridge, as in docker-compose.yml.
 func benchTelemetry(b *testing.B) *telemetry.Telemetry {
 	b.Helper()
+	registerDiscard()
+	b.Setenv("OTEL_TRACES_EXPORTER", "bench_discard")
 	tel, err := telemetry.Setup(context.Background(),
-		telemetry.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discardExporter{})),
 		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{}))),
 		telemetry.WithLogWriter(io.Discard),
 		telemetry.WithoutGlobals(),
@@ -210,6 +222,9 @@ func BenchmarkMiddleware(b *testing.B) {
 	benchEnv(b)
 	b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
 	tel := benchTelemetry(b)
+	b.Setenv("OTEL_SDK_DISABLED", "true")
+	disabled := benchTelemetry(b)
+	os.Unsetenv("OTEL_SDK_DISABLED")
 	handlers := []struct {
 		name string
 		h    http.Handler
@@ -227,6 +242,8 @@ func BenchmarkMiddleware(b *testing.B) {
 		// same libraries, composed as the tutorials do.
 		{"naive_full", newNaiveFull(b, benchMux()).handler},
 		{"kit", tel.Middleware(benchMux())},
+		// Not a goal: the kit with OTEL_SDK_DISABLED=true, against bare.
+		{"kit_sdk_disabled", disabled.Middleware(benchMux())},
 	}
 	for _, tt := range handlers {
 		b.Run(tt.name, func(b *testing.B) {

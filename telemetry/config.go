@@ -29,9 +29,9 @@ type config struct {
 	sentry *SentryConfig
 
 	spanProcessors []sdktrace.SpanProcessor
-	readers   []sdkmetric.Reader
-	logOpts   []sdklog.LoggerProviderOption
-	noGlobals bool
+	readers        []sdkmetric.Reader
+	logOpts        []sdklog.LoggerProviderOption
+	noGlobals      bool
 
 	untraced      map[string]bool
 	panicResponse http.Handler

@@ -138,6 +138,12 @@ func TestSDKDisabled(t *testing.T) {
 			if l["trace_id"] != w.Header().Get(telemetry.RequestIDHeader) || l["route"] != "/api/posts/{id}" {
 				t.Errorf("access line %v", l)
 			}
+			// The caller's trace still names the request.
+			const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+			w = h.get(t, "/api/posts/3", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+			if got := w.Header().Get(telemetry.RequestIDHeader); got != traceID {
+				t.Errorf("X-Request-Id %q, want the caller's trace ID %s", got, traceID)
+			}
 			m := httptest.NewRecorder()
 			h.tel.MetricsHandler().ServeHTTP(m, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 			if m.Code != http.StatusOK || !strings.Contains(m.Body.String(), "go_goroutines") {

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -58,6 +58,11 @@ const unmatchedRoute = "unmatched"
 // level.
 func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.serve(w, r, next) })
+	if t.sdkDisabled {
+		// Nothing records: otelhttp would still build and sort attribute
+		// sets for no-op instruments on every request.
+		return inner
+	}
 	return otelhttp.NewHandler(inner, "",
 		otelhttp.WithTracerProvider(t.TracerProvider),
 		otelhttp.WithMeterProvider(t.MeterProvider),
@@ -71,13 +76,17 @@ func (t *Telemetry) Middleware(next http.Handler) http.Handler {
 // to the router. router is an [http.ServeMux], or any router that sets
 // [http.Request.Pattern] on the request it dispatches, as ServeMux does;
 // the pattern it leaves there when it returns is the route, so a handler
-// that clears it marks the request as unmatched.
+// that clears it marks the request as unmatched. When the handler
+// Middleware wraps is itself a router that matched a pattern, that pattern
+// is the route.
 //
 // The handlers between Middleware and Router may copy the request, serve
 // it on another goroutine ([http.TimeoutHandler]) or change its path
 // ([http.StripPrefix]: the route is then the router's pattern, without the
 // prefix); they must pass on the request's context, or a context derived
-// from it, as every standard handler does.
+// from it, as every standard handler does. The route travels in that
+// context on otelhttp's own channel for handlers, the [otelhttp.Labeler],
+// which also puts it on the metrics.
 //
 // A router with a Handler(*http.Request) (http.Handler, string) method, as
 // ServeMux has, is asked for the pattern before it serves too, so that a
@@ -88,65 +97,60 @@ func Router(router http.Handler) http.Handler {
 		Handler(*http.Request) (http.Handler, string)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec, ok := r.Context().Value(routeKey{}).(*routeRecord)
+		l, ok := otelhttp.LabelerFromContext(r.Context())
 		if !ok {
 			router.ServeHTTP(w, r)
 			return
 		}
 		if lookup != nil {
 			_, pattern := lookup.Handler(r)
-			rec.set(pattern)
+			l.Add(semconv.HTTPRoute(routeOf(pattern)))
 		}
 		// Deferred, so that a panicking handler's request keeps its route.
-		defer func() { rec.set(r.Pattern) }()
+		defer func() { l.Add(semconv.HTTPRoute(routeOf(r.Pattern))) }()
 		router.ServeHTTP(w, r)
 	})
 }
 
-// routeKey is the context key of a request's *routeRecord.
-type routeKey struct{}
-
-// routeRecord carries the route from [Router] back to the middleware. It is
-// locked because [http.TimeoutHandler] runs the router on another goroutine,
-// which may still be running when the middleware reads the route.
-type routeRecord struct {
-	mu      sync.Mutex
-	pattern string
-	routed  bool
+// routerRoute returns the last route [Router] added to l, if it added one.
+func routerRoute(l *otelhttp.Labeler) (route string, ok bool) {
+	for _, kv := range l.Get() {
+		if kv.Key == semconv.HTTPRouteKey {
+			route, ok = kv.Value.AsString(), true
+		}
+	}
+	return route, ok
 }
 
-func (rec *routeRecord) set(pattern string) {
-	rec.mu.Lock()
-	rec.pattern, rec.routed = pattern, true
-	rec.mu.Unlock()
-}
-
-func (rec *routeRecord) get() (pattern string, routed bool) {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.pattern, rec.routed
-}
-
-// exchange is the kit's state of one request, allocated once: the response
-// writer handed to next and the route record [Router] fills.
-type exchange struct {
-	w     responseWriter
-	route routeRecord
-}
-
-// serve is the kit's layer inside otelhttp's. r is otelhttp's own request:
-// the pattern the router chose is set on it at the end, and otelhttp names
-// the span and labels the metrics from it.
+// serve is the kit's layer inside otelhttp's. r is otelhttp's own request,
+// which it reads after serve returns: the route is set on it as its
+// pattern, and otelhttp names the span and labels the metrics from that.
 func (t *Telemetry) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	start := time.Now()
 	span := trace.SpanFromContext(r.Context())
 	sc := span.SpanContext()
-	ctx := r.Context()
+	served := r
 	if !sc.IsValid() {
-		// Untraced path or tracing off: the request still gets an ID,
-		// which its log lines carry.
-		sc = randomSpanContext()
-		ctx = trace.ContextWithSpanContext(ctx, sc)
+		// An untraced path, or the SDK disabled and otelhttp left out: the
+		// request still gets an ID, which its log lines carry (the
+		// caller's trace ID when it sent one and the SDK is disabled), and
+		// a labeler for Router.
+		ctx := r.Context()
+		if t.sdkDisabled {
+			ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		if sc = trace.SpanContextFromContext(ctx); !sc.IsValid() {
+			sc = randomSpanContext()
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		served = r.WithContext(otelhttp.ContextWithLabeler(ctx, &otelhttp.Labeler{}))
+		// net/http removes the temporary files of a parsed multipart
+		// form only when it finds the form on its own request.
+		defer func() {
+			if served.MultipartForm != nil {
+				r.MultipartForm = served.MultipartForm
+			}
+		}()
 	}
 	w.Header().Set(RequestIDHeader, sc.TraceID().String())
 	if in := r.Header.Get(RequestIDHeader); in != "" && span.IsRecording() && validRequestID(in) {
@@ -154,43 +158,40 @@ func (t *Telemetry) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		span.SetAttributes(attribute.String("http.request.header.x-request-id", in))
 	}
 
-	x := &exchange{w: responseWriter{ResponseWriter: w}}
-	inner := r.WithContext(context.WithValue(ctx, routeKey{}, &x.route))
-	// net/http removes the temporary files of a parsed multipart form only
-	// when it finds the form on its own request.
-	defer func() {
-		if inner.MultipartForm != nil {
-			r.MultipartForm = inner.MultipartForm
-		}
-	}()
-	panicked := t.serveRecovering(&x.w, inner, next, span)
+	rw := &responseWriter{ResponseWriter: w}
+	panicked := t.serveRecovering(rw, served, next, span)
 
-	pattern, routed := x.route.get()
+	route, routed := routeOf(served.Pattern), served.Pattern != ""
+	labeler, _ := otelhttp.LabelerFromContext(served.Context())
 	if !routed {
-		pattern = inner.Pattern
+		route, routed = routerRoute(labeler)
+		if !routed {
+			route = unmatchedRoute
+		}
 	}
-	r.Pattern = pattern
-	route := routeOf(pattern)
+	if route == unmatchedRoute {
+		// otelhttp labels metrics with the route only when a pattern
+		// matched; a Router has labelled them already.
+		if !routed {
+			labeler.Add(semconv.HTTPRoute(unmatchedRoute))
+		}
+	} else if r.Pattern == "" {
+		r.Pattern = route // for otelhttp: "GET" and route name the span
+	}
 	if span.IsRecording() {
 		span.SetAttributes(semconv.HTTPRoute(route))
 	}
-	if pattern == "" {
-		// otelhttp labels metrics with the route only when a pattern matched.
-		if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-			l.Add(semconv.HTTPRoute(unmatchedRoute))
-		}
-	}
-	status := x.w.status
+	status := rw.status
 	switch {
 	case panicked:
 		status = http.StatusInternalServerError
 	case status == 0:
 		status = http.StatusOK
 	}
-	if pattern == "" && !routed && status < 400 {
-		t.warnRouteLost(inner.Context())
+	if !routed && status < 400 {
+		t.warnRouteLost(served.Context())
 	}
-	t.logAccess(inner, route, status, time.Since(start), x.w.written)
+	t.logAccess(served, route, status, time.Since(start), rw.written)
 }
 
 // serveRecovering runs next and recovers a panic in it, reporting whether

@@ -5,6 +5,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -61,6 +64,46 @@ var sensitiveParts = [][]byte{
 // IsSensitiveKey reports whether values logged under key are always
 // redacted. Matching ignores case and the separators '-', '_' and '.'.
 func IsSensitiveKey(key string) bool {
+	if m := keyVerdicts.Load(); m != nil {
+		if v, ok := (*m)[key]; ok {
+			return v
+		}
+	}
+	v := isSensitiveKey(key)
+	rememberKeyVerdict(key, v)
+	return v
+}
+
+// keyVerdicts remembers IsSensitiveKey for the keys seen, which are mostly
+// the same few dozen (every span of otelhttp, every access line): a map
+// read costs a third of the check. It is copied on write and bounded, so
+// that keys a program makes up as it runs cannot grow it.
+var (
+	keyVerdicts   atomic.Pointer[map[string]bool]
+	keyVerdictsMu sync.Mutex
+)
+
+const maxKeyVerdicts = 512
+
+func rememberKeyVerdict(key string, v bool) {
+	keyVerdictsMu.Lock()
+	defer keyVerdictsMu.Unlock()
+	var old map[string]bool
+	if m := keyVerdicts.Load(); m != nil {
+		old = *m
+	}
+	if len(old) >= maxKeyVerdicts || len(key) > 64 {
+		return
+	}
+	m := make(map[string]bool, len(old)+1)
+	for k, ov := range old {
+		m[k] = ov
+	}
+	m[strings.Clone(key)] = v
+	keyVerdicts.Store(&m)
+}
+
+func isSensitiveKey(key string) bool {
 	var buf [64]byte
 	n := buf[:0]
 	for _, c := range []byte(key) {
@@ -238,10 +281,12 @@ func (s *maskedSpan) Status() sdktrace.Status          { return s.status }
 // processor's goroutine rather than the request's.
 type maskingProcessor struct{ next sdktrace.SpanProcessor }
 
-func (p maskingProcessor) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) { p.next.OnStart(ctx, s) }
-func (p maskingProcessor) OnEnd(s sdktrace.ReadOnlySpan)                         { p.next.OnEnd(maskSpan(s)) }
-func (p maskingProcessor) Shutdown(ctx context.Context) error                    { return p.next.Shutdown(ctx) }
-func (p maskingProcessor) ForceFlush(ctx context.Context) error                  { return p.next.ForceFlush(ctx) }
+func (p maskingProcessor) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
+	p.next.OnStart(ctx, s)
+}
+func (p maskingProcessor) OnEnd(s sdktrace.ReadOnlySpan)        { p.next.OnEnd(maskSpan(s)) }
+func (p maskingProcessor) Shutdown(ctx context.Context) error   { return p.next.Shutdown(ctx) }
+func (p maskingProcessor) ForceFlush(ctx context.Context) error { return p.next.ForceFlush(ctx) }
 
 // maskingExporter exports every span masked by [maskSpan].
 type maskingExporter struct{ next sdktrace.SpanExporter }

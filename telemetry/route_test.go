@@ -73,50 +73,10 @@ func thingsMux() *http.ServeMux {
 // the span, the metrics and the access line carry the matched pattern, and
 // requests no pattern matched are "unmatched".
 func TestRouteSurvivesMiddleware(t *testing.T) {
-	tests := []struct {
-		name   string
-		chain  func(mux http.Handler) http.Handler // what sits inside Middleware
-		router bool                                // wrap the mux with telemetry.Router
-		path   string
-		status int
-		route  string
-		span   string
-	}{
-		{"mux alone", func(h http.Handler) http.Handler { return h }, false,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"mux alone, Router", func(h http.Handler) http.Handler { return h }, true,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"copying middleware", copying, true,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"r.Clone", cloning, true,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"three copying middlewares", func(h http.Handler) http.Handler { return copying(cloning(copying(h))) }, true,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"http.TimeoutHandler", func(h http.Handler) http.Handler { return http.TimeoutHandler(h, time.Minute, "") }, true,
-			"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"http.StripPrefix", func(h http.Handler) http.Handler { return http.StripPrefix("/v1", h) }, true,
-			"/v1/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"chi-style router around ServeMux", func(h http.Handler) http.Handler {
-			return &chiStyle{mux: h, middlewares: []func(http.Handler) http.Handler{copying, cloning}}
-		}, true, "/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
-		{"unmatched, copying middleware", copying, true,
-			"/no/such/thing", 404, "unmatched", "GET"},
-		{"unmatched, mux alone", func(h http.Handler) http.Handler { return h }, false,
-			"/no/such/thing", 404, "unmatched", "GET"},
-		{"StripPrefix outside its prefix", func(h http.Handler) http.Handler { return http.StripPrefix("/v1", h) }, true,
-			"/api/things/7", 404, "unmatched", "GET"},
-		{"panic behind copying middleware", copying, true,
-			"/api/boom", 500, "/api/boom", "GET /api/boom"},
-	}
-	for _, tt := range tests {
+	for _, tt := range routeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			var mux http.Handler = thingsMux()
-			if tt.router {
-				mux = telemetry.Router(mux)
-			}
-			r := httptest.NewRequest(http.MethodGet, tt.path, nil)
-			w := serve(t, h.tel.Middleware(tt.chain(mux)), r)
+			w := serve(t, h.tel.Middleware(tt.handler()), httptest.NewRequest(http.MethodGet, tt.path, nil))
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
 			}
@@ -126,6 +86,73 @@ func TestRouteSurvivesMiddleware(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRouteWithSDKDisabled: with OTEL_SDK_DISABLED=true (no otelhttp, no
+// spans, no metrics) the access line still carries the route.
+func TestRouteWithSDKDisabled(t *testing.T) {
+	for _, tt := range routeCases {
+		t.Run(tt.name, func(t *testing.T) {
+			clearOTelEnv(t)
+			setenv(t, "OTEL_SDK_DISABLED=true")
+			h := newHarness(t)
+			w := serve(t, h.tel.Middleware(tt.handler()), httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+			l := mustLine(t, h.lines.String(), "http.request")
+			if l["route"] != tt.route || l["trace_id"] != w.Header().Get(telemetry.RequestIDHeader) {
+				t.Errorf("access line %v, want route %q and trace_id = X-Request-Id", l, tt.route)
+			}
+		})
+	}
+}
+
+type routeCase struct {
+	name   string
+	chain  func(mux http.Handler) http.Handler // what sits inside Middleware
+	router bool                                // wrap the mux with telemetry.Router
+	path   string
+	status int
+	route  string
+	span   string
+}
+
+// handler is the case's chain around thingsMux.
+func (tt routeCase) handler() http.Handler {
+	var mux http.Handler = thingsMux()
+	if tt.router {
+		mux = telemetry.Router(mux)
+	}
+	return tt.chain(mux)
+}
+
+var routeCases = []routeCase{
+	{"mux alone", func(h http.Handler) http.Handler { return h }, false,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"mux alone, Router", func(h http.Handler) http.Handler { return h }, true,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"copying middleware", copying, true,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"r.Clone", cloning, true,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"three copying middlewares", func(h http.Handler) http.Handler { return copying(cloning(copying(h))) }, true,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"http.TimeoutHandler", func(h http.Handler) http.Handler { return http.TimeoutHandler(h, time.Minute, "") }, true,
+		"/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"http.StripPrefix", func(h http.Handler) http.Handler { return http.StripPrefix("/v1", h) }, true,
+		"/v1/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"chi-style router around ServeMux", func(h http.Handler) http.Handler {
+		return &chiStyle{mux: h, middlewares: []func(http.Handler) http.Handler{copying, cloning}}
+	}, true, "/api/things/7", 200, "/api/things/{id}", "GET /api/things/{id}"},
+	{"unmatched, copying middleware", copying, true,
+		"/no/such/thing", 404, "unmatched", "GET"},
+	{"unmatched, mux alone", func(h http.Handler) http.Handler { return h }, false,
+		"/no/such/thing", 404, "unmatched", "GET"},
+	{"StripPrefix outside its prefix", func(h http.Handler) http.Handler { return http.StripPrefix("/v1", h) }, true,
+		"/api/things/7", 404, "unmatched", "GET"},
+	{"panic behind copying middleware", copying, true,
+		"/api/boom", 500, "/api/boom", "GET /api/boom"},
 }
 
 // assertRoute checks the one request h served: span name, http.route on

@@ -58,6 +58,7 @@ type Telemetry struct {
 	shutdowns  []func(context.Context) error
 	logBridged bool
 
+	sdkDisabled     bool        // OTEL_SDK_DISABLED: the providers are no-ops
 	routeLostWarned atomic.Bool // see warnRouteLost
 }
 
@@ -84,6 +85,7 @@ func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
 	if err != nil {
 		return nil, err
 	}
+	t.sdkDisabled = disabled
 	if disabled {
 		t.TracerProvider = tracenoop.NewTracerProvider()
 		t.MeterProvider = metricnoop.NewMeterProvider()
