@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,5 +87,28 @@ func TestOnlyTelemetryImportsTheSDK(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBinaryHoldsNoTestToolkit keeps the kit's test and load tooling (the
+// load generator, the demo traffic, the test process helpers, the in-memory
+// capture) and the testing package out of the service's binary. (The SDK's
+// tracetest comes in with the console exporter, which uses its SpanStub.)
+func TestBinaryHoldsNoTestToolkit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 50 {
+		t.Fatalf("go list -deps listed %d packages: the check would prove nothing", len(deps))
+	}
+	for _, p := range deps {
+		switch {
+		case p == "testing", strings.HasPrefix(p, "testing/"),
+			strings.HasPrefix(p, "example.com/otelstarter/internal/"),
+			strings.HasSuffix(p, "/telemetrytest"):
+			t.Errorf("the app's binary links %s", p)
+		}
 	}
 }

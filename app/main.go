@@ -7,7 +7,8 @@
 //
 //	app              serve (configuration from the environment; see README)
 //	app healthcheck  exit 0 when the local server answers /readyz with 200
-//	app traffic      send demo traffic to a running server (-h for flags)
+//
+// The demo load generator is a separate command, internal/cmd/traffic.
 package main
 
 import (
@@ -43,17 +44,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "healthcheck":
 			return healthcheck(ctx, getenv)
-		case "traffic":
-			return runTraffic(ctx, args[1:], stderr)
 		case "serve":
 			args = args[1:]
 		case "-h", "-help", "--help", "help":
-			fmt.Fprintln(stderr, "usage: app [serve | healthcheck | traffic [flags]]\nConfiguration comes from the environment; see README.md.")
+			fmt.Fprintln(stderr, "usage: app [serve | healthcheck]\nConfiguration comes from the environment; see README.md.")
 			return nil
 		}
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "app: unknown argument %q\nusage: app [serve | healthcheck | traffic [flags]]\n", args[0])
+		fmt.Fprintf(stderr, "app: unknown argument %q\nusage: app [serve | healthcheck]\n", args[0])
 		return errUsage
 	}
 	return serve(ctx, getenv, stdout)

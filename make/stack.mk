@@ -66,13 +66,13 @@ logs: compose-check ## follow the logs of every stack service
 	$(COMPOSE) logs -f --tail=100
 
 traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
-	$(GO) run ./app traffic -url $(TRAFFIC_URL) -duration $(TRAFFIC_FOR)
+	$(GO) run ./internal/cmd/traffic -url $(TRAFFIC_URL) -duration $(TRAFFIC_FOR)
 
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
 test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, redis)
-	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./app/internal/traffic/
+	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./internal/traffic/
 
 lint-stack: bin/otelcol bin/promtool ## check the stack's config files without starting anything
 	$(GO) test -short -count=1 ./internal/stacktest/

@@ -1,5 +1,5 @@
 // Package loadgen is the one load generator of the repository: the demo
-// traffic of `app traffic` (app/internal/traffic), the load harness
+// traffic of `make traffic` (internal/traffic), the load harness
 // (bench/load) and the fault-injection tests (internal/faulttest) pace their
 // requests and summarise their latencies with it.
 //

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +20,8 @@ import (
 
 	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
+	"example.com/otelstarter/internal/traffic"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // stack is everything TestStackEndToEnd started.
@@ -180,15 +182,17 @@ func (s *stack) warmUp(t *testing.T) {
 	call("GET", "/api/health", "", nil)
 }
 
-// demoTraffic runs `app traffic`, which calls package traffic's Run.
-func (s *stack) demoTraffic(t *testing.T, appBin string, d time.Duration) {
+// demoTraffic runs the demo load generator (package traffic, the command
+// of `make traffic`) against the app.
+func (s *stack) demoTraffic(t *testing.T, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, appBin, "traffic", "-url", s.appURL, "-duration", d.String(), "-rate", "25")
-	out, err := cmd.CombinedOutput()
+	var out telemetrytest.Buffer
+	err := traffic.Run(ctx, traffic.Config{BaseURL: s.appURL, Duration: d, Rate: 25,
+		Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	if err != nil {
-		msg := fmt.Sprintf("`app traffic -url … -duration …` failed (%v): %s", err, testproc.Tail(string(out), 2000))
+		msg := fmt.Sprintf("demo traffic failed (%v): %s", err, testproc.Tail(out.String(), 2000))
 		if inCI() {
 			t.Fatal(msg)
 		}
@@ -201,11 +205,10 @@ func TestStackEndToEnd(t *testing.T) {
 		t.Skip("starts the app, two collectors and Prometheus; run without -short")
 	}
 	s := startStack(t)
-	appBin := s.procs[3].Cmd.Path
 	ctx := context.Background()
 
 	s.warmUp(t)
-	s.demoTraffic(t, appBin, 15*time.Second)
+	s.demoTraffic(t, 15*time.Second)
 
 	tracesPath := filepath.Join(s.sinkDir, "traces.jsonl")
 	logsPath := filepath.Join(s.sinkDir, "logs.jsonl")

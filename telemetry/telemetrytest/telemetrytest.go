@@ -21,6 +21,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
@@ -39,6 +40,23 @@ func GlobalMeterReader(tb testing.TB) *sdkmetric.ManualReader {
 		_ = mp.Shutdown(context.Background())
 	})
 	return reader
+}
+
+// GlobalSpanRecorder installs a tracer provider that records every span as
+// the global one, for code that takes its tracer from the globals (as
+// instrumentation libraries do by default), and restores the previous
+// provider when the test ends. Tests using it must not run in parallel.
+func GlobalSpanRecorder(tb testing.TB) *tracetest.SpanRecorder {
+	tb.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	tb.Cleanup(func() {
+		otel.SetTracerProvider(prev)
+		_ = tp.Shutdown(context.Background())
+	})
+	return rec
 }
 
 // Capture holds a [telemetry.Telemetry] whose every sink is in memory.

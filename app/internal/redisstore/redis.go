@@ -15,7 +15,6 @@ import (
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/feed"
-	"example.com/otelstarter/app/internal/otelopt"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 )
@@ -55,8 +54,7 @@ var (
 // go-redis has one process-wide logger; Open points it at slog, so that the
 // side effect happens when a program uses Redis, not when it merely links
 // this package.
-func Open(rawURL string, opts ...otelopt.Option) (*Client, error) {
-	prov := otelopt.New(opts...)
+func Open(rawURL string) (*Client, error) {
 	ro, err := redis.ParseURL(rawURL)
 	if err != nil {
 		// The URL may hold a password: do not repeat it.
@@ -70,8 +68,9 @@ func Open(rawURL string, opts ...otelopt.Option) (*Client, error) {
 	ro.ContextTimeoutEnabled = true
 	redis.SetLogger(slogLogger{}) // atomic, and the same logger every time
 	rdb := redis.NewClient(ro)
+	// Spans and metrics go to the global providers, which telemetry.Setup
+	// installs, as for every package of the app.
 	if err := redisotel.InstrumentTracing(rdb,
-		redisotel.WithTracerProvider(prov.Tracer),
 		redisotel.WithDBStatement(false), // values are post contents
 		redisotel.WithCallerEnabled(false),
 		redisotel.WithDialFilter(true),
@@ -79,7 +78,7 @@ func Open(rawURL string, opts ...otelopt.Option) (*Client, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("redis tracing: %w", err)
 	}
-	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(prov.Meter)); err != nil {
+	if err := redisotel.InstrumentMetrics(rdb); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis metrics: %w", err)
 	}

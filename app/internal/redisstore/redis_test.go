@@ -12,13 +12,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/feed"
-	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/telemetry/telemetrytest"
@@ -62,9 +59,9 @@ func rawClient(tb testing.TB, rawURL string) *redis.Client {
 }
 
 // mustOpen opens the store on rawURL and closes it when the test ends.
-func mustOpen(tb testing.TB, rawURL string, opts ...otelopt.Option) *redisstore.Client {
+func mustOpen(tb testing.TB, rawURL string) *redisstore.Client {
 	tb.Helper()
-	c, err := redisstore.Open(rawURL, opts...)
+	c, err := redisstore.Open(rawURL)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -346,14 +343,9 @@ func TestUnreachable(t *testing.T) {
 
 func TestTelemetry(t *testing.T) {
 	u := redisURL(t)
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-
-	c := mustOpen(t, u, otelopt.WithTracerProvider(tp), otelopt.WithMeterProvider(mp))
+	sr := telemetrytest.GlobalSpanRecorder(t)
+	reader := telemetrytest.GlobalMeterReader(t)
+	c := mustOpen(t, u)
 	ctx := ctx(t)
 
 	const marker = "secret-post-content-7f3a"

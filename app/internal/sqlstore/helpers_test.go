@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/internal/testenv"
 )
@@ -29,11 +28,11 @@ func sqliteURL(tb testing.TB) string {
 }
 
 // mustOpen opens url and closes the store when tb ends.
-func mustOpen(tb testing.TB, url string, opts ...otelopt.Option) *sqlstore.Store {
+func mustOpen(tb testing.TB, url string) *sqlstore.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := sqlstore.Open(ctx, url, opts...)
+	s, err := sqlstore.Open(ctx, url)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -43,6 +42,15 @@ func mustOpen(tb testing.TB, url string, opts ...otelopt.Option) *sqlstore.Store
 		}
 	})
 	return s
+}
+
+// forEachBackendInTurn runs fn as a subtest per backend, one after the
+// other, for tests that record through the global providers.
+func forEachBackendInTurn(t *testing.T, fn func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b) })
+	}
 }
 
 // forEachBackend runs fn as a subtest per backend, each on a fresh database.

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"example.com/otelstarter/app/internal/blog"
-	"example.com/otelstarter/app/internal/otelopt"
 )
 
 // Store is a [blog.Store] on a SQL database. It is safe for concurrent use.
@@ -48,8 +47,7 @@ const (
 // database that cannot be reached an error that wraps [blog.ErrUnavailable].
 //
 // The pool size suits a small service; tune it through [Store.DB].
-func Open(ctx context.Context, databaseURL string, opts ...otelopt.Option) (*Store, error) {
-	prov := otelopt.New(opts...)
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	t, err := parseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -59,9 +57,9 @@ func Open(ctx context.Context, databaseURL string, opts ...otelopt.Option) (*Sto
 	}
 	d := t.dialect
 
+	// Spans and metrics go to the global providers, which telemetry.Setup
+	// installs, as for every package of the app.
 	db, err := otelsql.Open(d.driver, t.dsn,
-		otelsql.WithTracerProvider(prov.Tracer),
-		otelsql.WithMeterProvider(prov.Meter),
 		otelsql.WithAttributes(d.system),
 		otelsql.WithSpanOptions(otelsql.SpanOptions{
 			// Health checks ping every few seconds: spans without value.
@@ -116,7 +114,6 @@ func Open(ctx context.Context, databaseURL string, opts ...otelopt.Option) (*Sto
 	}
 
 	stats, err := otelsql.RegisterDBStatsMetrics(db,
-		otelsql.WithMeterProvider(prov.Meter),
 		otelsql.WithAttributes(d.system),
 	)
 	if err != nil {

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -9,20 +8,16 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"example.com/otelstarter/app/internal/blog"
-	"example.com/otelstarter/app/internal/otelopt"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 func TestSpans(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		rec := tracetest.NewSpanRecorder()
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-		s := mustOpen(t, b.newDB(t), otelopt.WithTracerProvider(tp))
+	forEachBackendInTurn(t, func(t *testing.T, b backend) {
+		rec := telemetrytest.GlobalSpanRecorder(t)
+		s := mustOpen(t, b.newDB(t))
 		ctx := t.Context()
 		before := len(rec.Ended())
 
@@ -85,11 +80,9 @@ func spanNames(spans []sdktrace.ReadOnlySpan) []string {
 }
 
 func TestMetrics(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		reader := sdkmetric.NewManualReader()
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		s, err := sqlstore.Open(t.Context(), b.newDB(t), otelopt.WithMeterProvider(mp))
+	forEachBackendInTurn(t, func(t *testing.T, b backend) {
+		reader := telemetrytest.GlobalMeterReader(t)
+		s, err := sqlstore.Open(t.Context(), b.newDB(t))
 		if err != nil {
 			t.Fatal(err)
 		}

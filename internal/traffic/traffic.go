@@ -1,6 +1,6 @@
 // Package traffic drives realistic demo load against the blog API so the
 // dashboards of the local stack have something to show. The entry point is
-// [Run]; `app traffic -url … -duration …` calls it.
+// [Run]; the command internal/cmd/traffic (`make traffic`) calls it.
 //
 // A run registers a few users, logs them in, then until the duration is over
 // mixes what real clients do: list pages of posts, read single posts again and

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"example.com/otelstarter/app/internal/traffic"
+	"example.com/otelstarter/internal/traffic"
 )
 
 // fakeAPI is a minimal in-memory blog API that records what it was asked.
