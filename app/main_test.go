@@ -23,6 +23,13 @@ import (
 func TestBadConfigStopsTheStartWithOneLine(t *testing.T) {
 	for _, tc := range []struct{ key, val string }{
 		{"DATABASE_URL", "mysql://root:hunter2@db/blog"},
+		{"DATABASE_URL", "host=db user=u password=hunter2"},
+		{"DATABASE_URL", "postgres://u:hunter2@db:port/blog"},
+		{"DATABASE_URL", "postgres://u:hunter2%zz@db/blog"},
+		{"DATABASE_URL", "postgres://u:hunter2@[::1/blog"},
+		{"DATABASE_URL", "postgres://u:hunter2@db/blog?sslmode=bogus"},
+		{"DATABASE_URL", "sqlite:"},
+		{"DATABASE_URL", "sqlite://data/blog.db"},
 		{"REDIS_URL", "http://cache"},
 		{"LOG_LEVEL", "loud"},
 		{"HTTP_ADDR", "8080"},

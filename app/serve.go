@@ -39,6 +39,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
+	// sqlstore defines the forms of DATABASE_URL; a mistake stops the start
+	// here, before anything else starts, with one line naming the variable.
+	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
+		return err
+	}
 	tel, err := telemetry.Setup(ctx, append(telemetryOptions(cfg),
 		telemetry.WithLogWriter(stdout),
 		telemetry.WithSentry(telemetry.SentryConfig{

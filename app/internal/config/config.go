@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"example.com/otelstarter/app/internal/feed"
-	"example.com/otelstarter/app/internal/sqlstore"
 	"github.com/getsentry/sentry-go"
 )
 
@@ -39,7 +37,7 @@ type Config struct {
 	FrontendDir  string // FRONTEND_DIR: built frontend to serve at /
 
 	BcryptCost int // BCRYPT_COST: password hashing work factor
-	FeedBuffer int // FEED_BUFFER: posts a live-feed client may lag behind
+	FeedBuffer int // FEED_BUFFER: posts a live-feed client may lag behind; 0 = the feed's default
 
 	// DeviceCookieKey signs device cookies (DEVICE_COOKIE_KEY, at least 32
 	// bytes); a random key per process when unset.
@@ -97,15 +95,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
-	// The forms of DATABASE_URL are sqlstore's to define; it checks them
-	// here, at start, and again when it opens the database.
-	if err := sqlstore.CheckURL(c.DatabaseURL); err != nil {
-		reason := "want postgres://user:pass@host:5432/db or sqlite:PATH"
-		if ue, ok := errors.AsType[*sqlstore.URLError](err); ok {
-			reason = ue.Reason
-		}
-		return nil, &Error{"DATABASE_URL", reason}
-	}
+	// The forms of DATABASE_URL are the database adapter's to define: the
+	// service checks them right after Load (sqlstore.CheckURL).
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -152,8 +143,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.DeviceCookieKey = make([]byte, 32)
 		_, _ = rand.Read(c.DeviceCookieKey) // never fails (crypto/rand)
 	}
-	if c.FeedBuffer, err = strconv.Atoi(get("FEED_BUFFER", strconv.Itoa(feed.DefaultBuffer))); err != nil || c.FeedBuffer < 1 || c.FeedBuffer > 1<<16 {
-		return nil, &Error{"FEED_BUFFER", "want a number of posts from 1 to 65536"}
+	if v := get("FEED_BUFFER", ""); v != "" {
+		if c.FeedBuffer, err = strconv.Atoi(v); err != nil || c.FeedBuffer < 1 || c.FeedBuffer > 1<<16 {
+			return nil, &Error{"FEED_BUFFER", "want a number of posts from 1 to 65536"}
+		}
 	}
 	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST", "10")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 16 {
 		return nil, &Error{"BCRYPT_COST", "want an integer from 4 to 16"}
