@@ -21,7 +21,6 @@ import (
 	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/internal/traffic"
-	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // stack is everything TestStackEndToEnd started.
@@ -188,7 +187,7 @@ func (s *stack) demoTraffic(t *testing.T, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	var out telemetrytest.Buffer
+	var out bytes.Buffer // slog's handler serialises the workers' writes
 	err := traffic.Run(ctx, traffic.Config{BaseURL: s.appURL, Duration: d, Rate: 25,
 		Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	if err != nil {

@@ -15,12 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
-	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // RepoRoot returns the directory holding go.mod, above the test's directory.
@@ -99,7 +99,7 @@ func GoBuildApp(ctx context.Context, root, bin string) error {
 type Process struct {
 	Name           string
 	Cmd            *exec.Cmd
-	Stdout, Stderr *telemetrytest.Buffer // nil when started by Launch
+	Stdout, Stderr *Output // nil when started by Launch
 	output         func(n int) string
 	done           chan struct{}
 	err            error
@@ -122,10 +122,10 @@ func StartEnv(tb testing.TB, name string, env []string, prog string, args ...str
 
 func start(tb testing.TB, name string, env []string, prog string, args ...string) *Process {
 	tb.Helper()
-	stdout, stderr := &telemetrytest.Buffer{}, &telemetrytest.Buffer{}
+	stdout, stderr := newOutput(tb, name, "stdout"), newOutput(tb, name, "stderr")
 	cmd := exec.Command(prog, args...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = stdout.file, stderr.file
 	p, err := Launch(name, cmd, func(n int) string { return Tail(stdout.String(), n*2/3) + "\n" + Tail(stderr.String(), n/3) })
 	if err != nil {
 		tb.Fatal(err)
@@ -136,8 +136,36 @@ func start(tb testing.TB, name string, env []string, prog string, args ...string
 		if tb.Failed() {
 			tb.Logf("---- output of %s ----\n%s", name, p.output(6000))
 		}
+		stdout.file.Close()
+		stderr.file.Close()
 	})
 	return p
+}
+
+// Output is one output stream of a started program: a file in the test's
+// temporary directory, which the program writes directly (no goroutine of
+// ours in between) and String reads at any time.
+type Output struct{ file *os.File }
+
+func newOutput(tb testing.TB, name, stream string) *Output {
+	tb.Helper()
+	safe := strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator {
+			return '_'
+		}
+		return r
+	}, name)
+	f, err := os.CreateTemp(tb.TempDir(), safe+"-*."+stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Output{file: f}
+}
+
+// String returns everything written so far.
+func (o *Output) String() string {
+	b, _ := os.ReadFile(o.file.Name())
+	return string(b)
 }
 
 // Launch starts cmd in a process group of its own (so that stopping it
