@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -79,7 +80,7 @@ func setenv(tb testing.TB, kv ...string) {
 type (
 	lockedBuffer    = telemetrytest.Buffer
 	logProcessor    = telemetrytest.LogRecorder
-	sentryTransport = telemetrytest.SentryTransport
+	sentryTransport = sentry.MockTransport
 )
 
 // findRecord returns the first OTel log record whose body is msg.

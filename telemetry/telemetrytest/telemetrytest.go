@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"example.com/otelstarter/telemetry"
 	"github.com/getsentry/sentry-go"
@@ -66,7 +65,7 @@ type Capture struct {
 	Metrics *sdkmetric.ManualReader
 	Logs    *LogRecorder
 	Lines   *Buffer
-	Sentry  *SentryTransport
+	Sentry  *sentry.MockTransport // sentry-go's own recording transport
 }
 
 // New sets up telemetry with in-memory sinks (and Sentry with a fake DSN
@@ -81,7 +80,7 @@ func New(tb testing.TB, opts ...telemetry.Option) *Capture {
 		Metrics: sdkmetric.NewManualReader(),
 		Logs:    &LogRecorder{},
 		Lines:   &Buffer{},
-		Sentry:  &SentryTransport{},
+		Sentry:  &sentry.MockTransport{},
 	}
 	base := []telemetry.Option{
 		telemetry.WithLogWriter(c.Lines),
@@ -253,39 +252,4 @@ func recordAttrs(r sdklog.Record) string {
 		return true
 	})
 	return b.String()
-}
-
-// SentryTransport is a [sentry.Transport] that records events instead of
-// sending them.
-type SentryTransport struct {
-	mu     sync.Mutex
-	events []*sentry.Event
-}
-
-var _ sentry.Transport = (*SentryTransport)(nil)
-
-// Flush implements sentry.Transport.
-func (t *SentryTransport) Flush(time.Duration) bool { return true }
-
-// FlushWithContext implements sentry.Transport.
-func (t *SentryTransport) FlushWithContext(context.Context) bool { return true }
-
-// Configure implements sentry.Transport.
-func (t *SentryTransport) Configure(sentry.ClientOptions) {}
-
-// Close implements sentry.Transport.
-func (t *SentryTransport) Close() {}
-
-// SendEvent records e.
-func (t *SentryTransport) SendEvent(e *sentry.Event) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.events = append(t.events, e)
-}
-
-// Events returns the events sent so far.
-func (t *SentryTransport) Events() []*sentry.Event {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]*sentry.Event(nil), t.events...)
 }
