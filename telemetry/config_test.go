@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/otelstarter/telemetry"
 )
@@ -456,6 +458,53 @@ func TestExporterVariables(t *testing.T) {
 			}
 			if got := len(sink.received("/v1/traces")) > 0; got != tt.wantSpans {
 				t.Errorf("spans exported over OTLP: %v, want %v", got, tt.wantSpans)
+			}
+		})
+	}
+}
+
+// TestSamplerAgreesWithTheSDK: the kit parses OTEL_TRACES_SAMPLER itself
+// only to stop the start on a bad value (the SDK would fall back to the
+// default silently); every value it accepts, it reads as the SDK does. The
+// same spans, from parents sampled and not, under many trace IDs, get the
+// same decision from the kit's provider and from the SDK's own reading of
+// the environment.
+func TestSamplerAgreesWithTheSDK(t *testing.T) {
+	values := []struct{ sampler, arg string }{
+		{"", ""},
+		{"always_on", ""},
+		{"ALWAYS_OFF", ""},
+		{" traceidratio ", "0.5"},
+		{"traceidratio", " 0.1 "},
+		{"traceidratio", ""},
+		{"parentbased_traceidratio", "0.25"},
+		{"ParentBased_Always_Off", ""},
+		{"parentbased_always_on", ""},
+	}
+	for _, v := range values {
+		t.Run(v.sampler+"/"+v.arg, func(t *testing.T) {
+			clearOTelEnv(t)
+			setenv(t, "OTEL_TRACES_SAMPLER="+v.sampler, "OTEL_TRACES_SAMPLER_ARG="+v.arg)
+			kit := newHarness(t).tel.TracerProvider.Tracer("agreement")
+			sdk := sdktrace.NewTracerProvider() // reads the environment itself
+			t.Cleanup(func() { sdk.Shutdown(context.Background()) })
+			sdkTracer := sdk.Tracer("agreement")
+			for i := range 200 {
+				var tid trace.TraceID
+				binary.BigEndian.PutUint64(tid[:8], uint64(i)*0x9e3779b97f4a7c15)
+				binary.BigEndian.PutUint64(tid[8:], uint64(i)*0xbf58476d1ce4e5b9+1)
+				for _, flags := range []trace.TraceFlags{0, trace.FlagsSampled} {
+					parent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+						TraceID: tid, SpanID: trace.SpanID{1}, TraceFlags: flags, Remote: true}))
+					_, a := kit.Start(parent, "op")
+					_, b := sdkTracer.Start(parent, "op")
+					if a.SpanContext().IsSampled() != b.SpanContext().IsSampled() {
+						t.Fatalf("trace %s, parent sampled %v: kit samples %v, SDK %v",
+							tid, flags.IsSampled(), a.SpanContext().IsSampled(), b.SpanContext().IsSampled())
+					}
+					a.End()
+					b.End()
+				}
 			}
 		})
 	}
