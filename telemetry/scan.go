@@ -35,6 +35,11 @@ func RedactString(s string) string {
 	if !mayNeedRedaction(s) {
 		return s
 	}
+	if isIP(s) {
+		// A whole address, as attributes such as server.address hold:
+		// no expression needed.
+		return Redacted
+	}
 	if strings.IndexByte(s, '@') >= 0 {
 		s = emailRe.ReplaceAllLiteralString(s, Redacted)
 	}
