@@ -153,13 +153,13 @@ type naiveFull struct {
 	handler http.Handler
 }
 
-func newNaiveFull(b *testing.B, next http.Handler) *naiveFull {
+func newNaiveFull(b *testing.B, next http.Handler, views ...sdkmetric.View) *naiveFull {
 	b.Helper()
 	exp, err := otelprom.New(otelprom.WithRegisterer(prometheus.NewRegistry()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(views...))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discardExporter{}))
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{})))
 	b.Cleanup(func() {
@@ -241,6 +241,10 @@ func BenchmarkMiddleware(b *testing.B) {
 		// The goal's baseline: the same signals as the kit, through the
 		// same libraries, composed as the tutorials do.
 		{"naive_full", newNaiveFull(b, benchMux()).handler},
+		// Not a goal: naive_full with the kit's view, so that its metrics
+		// are the kit's series (no server.address from the Host header);
+		// kit/naive_full_view is the kit's own work on top of the libraries.
+		{"naive_full_view", newNaiveFull(b, benchMux(), telemetry.HTTPServerView).handler},
 		{"kit", tel.Middleware(benchMux())},
 		// Not a goal: the kit with OTEL_SDK_DISABLED=true, against bare.
 		{"kit_sdk_disabled", disabled.Middleware(benchMux())},
