@@ -53,7 +53,9 @@
 // client addresses, sensitive keys, and email, IP and token shapes in
 // attribute values, exception events and the status description, whenever
 // they were set. The exporters mask on their batch goroutine, off the
-// request's.
+// request's. With OTEL_SDK_DISABLED=true nothing records, so Middleware
+// leaves otelhttp out: requests still get their ID (the caller's trace ID
+// when it sent a traceparent), the access line and recovery.
 //
 // # The route contract
 //
