@@ -341,7 +341,9 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	registerLimiter := ratelimit.New(ratelimit.Config{Name: "register", Limit: cfg.RateLimitRegister, Window: time.Minute, Redis: rdbc})
 	tunnelLimiter := ratelimit.New(ratelimit.Config{Name: "tunnel", Limit: cfg.RateLimitTunnel, Window: time.Minute, Redis: rdbc})
 
-	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN})
+	// Every outbound HTTP call goes through tel.Transport: a client span in
+	// the caller's trace, and the trace context sent on.
+	tun, err := tunnel.New(tunnel.Config{DSN: cfg.SentryFrontendDSN, Transport: tel.Transport(nil)})
 	if err != nil {
 		return nil, err
 	}

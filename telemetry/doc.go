@@ -57,6 +57,11 @@
 // leaves otelhttp out: requests still get their ID (the caller's trace ID
 // when it sent a traceparent), the access line and recovery.
 //
+// Calls to other services go through [Telemetry.Transport]
+// ([otelhttp.NewTransport] with the same providers): a client span under
+// the caller's span, and the trace context sent on, so the called service's
+// spans join the trace.
+//
 // # The route contract
 //
 // The route of a request is the pattern its router matched, which

@@ -111,6 +111,36 @@ func ExampleRouter() {
 	// Output: /api/things/{id}
 }
 
+func ExampleTelemetry_Transport() {
+	tel, err := telemetry.Setup(context.Background(), telemetry.WithLogWriter(io.Discard), telemetry.WithoutGlobals())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+
+	// The service called: it receives the caller's trace in traceparent.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Header.Get("traceparent") != "")
+	}))
+	defer other.Close()
+
+	client := &http.Client{Transport: tel.Transport(nil), Timeout: 5 * time.Second}
+	ctx, span := tel.TracerProvider.Tracer("example").Start(context.Background(), "work")
+	defer span.End()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, other.URL, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, _ := io.ReadAll(res.Body)
+	fmt.Println("traceparent sent:", string(got))
+	// Output: traceparent sent: true
+}
+
 func ExampleRedactString() {
 	fmt.Println(telemetry.RedactString("login by alice@example.com from 203.0.113.7:51234"))
 	fmt.Println(telemetry.RedactString("GET /api/posts/{id} took 1.5ms at 12:30:45"))

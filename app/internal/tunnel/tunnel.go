@@ -42,14 +42,17 @@ type Config struct {
 	DSN      string
 	MaxBytes int64
 	Timeout  time.Duration
-	// Client sends the envelopes; default: an http.Client with Timeout
-	// that does not follow redirects.
-	Client *http.Client
+	// Transport sends the envelopes (default http.DefaultTransport). The
+	// service passes telemetry's Transport, so each forward is a client span
+	// in the browser request's trace. The client around it times out after
+	// Timeout and follows no redirect.
+	Transport http.RoundTripper
 }
 
 // Handler is the tunnel endpoint.
 type Handler struct {
 	cfg      Config
+	client   *http.Client
 	dsn      *sentry.Dsn // the configured project; nil when Sentry is off
 	endpoint string      // where envelopes go
 }
@@ -62,13 +65,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{
-			Timeout:       cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, client: &http.Client{
+		Transport:     cfg.Transport,
+		Timeout:       cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	if cfg.DSN == "" {
 		return h, nil
 	}
@@ -145,7 +146,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-sentry-envelope")
-	resp, err := h.cfg.Client.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		return err
 	}

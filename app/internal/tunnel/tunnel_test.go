@@ -12,7 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"example.com/otelstarter/app/internal/tunnel"
+	"example.com/otelstarter/telemetry"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // fakeSentry records the envelopes posted to it.
@@ -21,6 +25,7 @@ type fakeSentry struct {
 	mu      sync.Mutex
 	paths   []string
 	bodies  [][]byte
+	parents []string // traceparent of each request
 	status  int
 	dsnHost string
 }
@@ -32,6 +37,7 @@ func newFakeSentry(tb testing.TB) *fakeSentry {
 		f.mu.Lock()
 		f.paths = append(f.paths, r.URL.Path)
 		f.bodies = append(f.bodies, b)
+		f.parents = append(f.parents, r.Header.Get("traceparent"))
 		status := f.status
 		f.mu.Unlock()
 		w.WriteHeader(status)
@@ -43,6 +49,12 @@ func newFakeSentry(tb testing.TB) *fakeSentry {
 
 func (f *fakeSentry) dsn(project string) string {
 	return "http://publickey@" + f.dsnHost + "/" + project
+}
+
+func (f *fakeSentry) traceparent(i int) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.parents[i]
 }
 
 func (f *fakeSentry) received() ([]string, [][]byte) {
@@ -79,7 +91,8 @@ func captureLogs(tb testing.TB) *bytes.Buffer {
 
 func TestForwardsTheConfiguredProjectOnly(t *testing.T) {
 	sentry := newFakeSentry(t)
-	h, err := tunnel.New(tunnel.Config{DSN: sentry.dsn("42")})
+	tel := telemetrytest.New(t, telemetry.WithoutGlobals())
+	h, err := tunnel.New(tunnel.Config{DSN: sentry.dsn("42"), Transport: tel.Transport(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +114,20 @@ func TestForwardsTheConfiguredProjectOnly(t *testing.T) {
 	}
 	if !bytes.Equal(bodies[0], body) {
 		t.Fatalf("body changed on the way:\n got %q\nwant %q", bodies[0], body)
+	}
+	// The forward is a client span, and Sentry received its trace.
+	spans := tel.Spans.Ended()
+	if len(spans) != 1 || spans[0].SpanKind() != trace.SpanKindClient {
+		t.Fatalf("want one client span for the forward, got %d spans", len(spans))
+	}
+	if tp := sentry.traceparent(0); !strings.Contains(tp, spans[0].SpanContext().TraceID().String()) ||
+		!strings.Contains(tp, spans[0].SpanContext().SpanID().String()) {
+		t.Errorf("Sentry received traceparent %q, want the client span's trace and ID", tp)
+	}
+	for _, kv := range spans[0].Attributes() {
+		if strings.Contains(kv.Value.String(), "publickey") {
+			t.Errorf("client span attribute %s holds the DSN's key: %q", kv.Key, kv.Value.String())
+		}
 	}
 
 	var line map[string]any
@@ -229,7 +256,7 @@ func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 // envelope endpoint, path prefix included, whatever else its DSN says.
 func TestProjectMatching(t *testing.T) {
 	rt := &roundTripper{}
-	h, err := tunnel.New(tunnel.Config{DSN: "https://key@sentry.example.com/prefix/1", Client: &http.Client{Transport: rt}})
+	h, err := tunnel.New(tunnel.Config{DSN: "https://key@sentry.example.com/prefix/1", Transport: rt})
 	if err != nil {
 		t.Fatal(err)
 	}
