@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // redisDB is this package's database number on the shared Redis, flushed
@@ -314,5 +316,61 @@ func waitFor(tb testing.TB, cond func() bool) {
 			tb.Fatal("condition not met within 5s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFeedAcrossInstancesIsOneTrace: a post created on instance A reaches a
+// live client of instance B through Redis pub/sub, and B's delivery is in
+// the trace of A's request: a consumer span whose trace ID is A's
+// X-Request-Id, child of A's publish, and B's "feed.relayed" line carrying
+// it. (Both instances run in this process; B, set up last, holds the global
+// providers and logger both hubs record through.)
+func TestFeedAcrossInstancesIsOneTrace(t *testing.T) {
+	rurl := sharedRedis(t)
+	a := newTestApp(t, map[string]string{"REDIS_URL": rurl})
+	b := newTestApp(t, map[string]string{"REDIS_URL": rurl})
+	_, tok := a.user(t, "relay@example.com", "relay password")
+	client := dialFeed(t, b)
+
+	opts, err := redis.ParseURL(rurl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	waitFor(t, func() bool {
+		n, err := rdb.PubSubNumSub(context.Background(), "blog:posts").Result()
+		return err == nil && n["blog:posts"] >= 2
+	})
+
+	r := a.do(t, "POST", "/api/posts", map[string]string{"title": "across", "body": "from A to B"}, tok)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create post: %d %s", r.Status, r.Raw)
+	}
+	requestID := r.Header.Get("X-Request-Id")
+	if got := readFeed(t, client); got != r.num("id") {
+		t.Fatalf("B's client got post %d, want %d", got, r.num("id"))
+	}
+
+	var publish, process sdktrace.ReadOnlySpan
+	waitFor(t, func() bool {
+		for _, s := range b.tel.Spans.Ended() {
+			if s.SpanContext().TraceID().String() != requestID {
+				continue
+			}
+			switch s.SpanKind() {
+			case trace.SpanKindProducer:
+				publish = s
+			case trace.SpanKindConsumer:
+				process = s
+			}
+		}
+		return publish != nil && process != nil
+	})
+	if process.Parent().SpanID() != publish.SpanContext().SpanID() {
+		t.Errorf("B's delivery is not the child of A's publish")
+	}
+	if l := b.tel.Lines.String(); !strings.Contains(l, `"msg":"feed.relayed","trace_id":"`+requestID+`"`) {
+		t.Errorf("no feed.relayed line in A's trace %s among B's lines", requestID)
 	}
 }

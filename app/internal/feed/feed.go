@@ -11,16 +11,32 @@ import (
 	"log/slog"
 	"sync"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"example.com/otelstarter/app/internal/blog"
 )
+
+const scope = "example.com/otelstarter/app/internal/feed"
 
 // Message is what instances publish to each other: a new post and the
 // instance it came from, so that an instance skips its own posts (it has
 // delivered them locally already). Its JSON form is the wire format between
-// instances; changing it needs every instance upgraded at once.
+// instances; a field that changes meaning needs every instance upgraded at
+// once, a new optional one does not (an older instance ignores it).
 type Message struct {
 	Origin string    `json:"origin"`
 	Post   blog.Post `json:"post"`
+	// TraceContext is the W3C trace context (traceparent, and tracestate
+	// and baggage when set) of the publish, inside the trace of the request
+	// that created the post: the instances that deliver the post record
+	// their work in that trace. Optional: without it a delivery starts a
+	// trace of its own.
+	TraceContext map[string]string `json:"trace_context,omitempty"`
 }
 
 // Bus is the cross-instance transport the hub needs, declared here so that
@@ -31,7 +47,10 @@ type Bus interface {
 	Publish(ctx context.Context, m Message) error
 	// Subscribe calls fn for every message published until ctx is done,
 	// reconnecting by itself after a failure.
-	Subscribe(ctx context.Context, fn func(Message))
+	Subscribe(ctx context.Context, fn func(context.Context, Message))
+	// Destination names the transport for the messaging spans: its system
+	// ("redis") and the channel messages go through.
+	Destination() (system, name string)
 }
 
 // DefaultBuffer is how many posts a client may lag behind before it is
@@ -113,32 +132,62 @@ func (s *Subscription) Dropped() bool {
 }
 
 // PublishPost delivers p to local subscribers at once and to other
-// instances through the bus. A bus failure is logged, never returned: the
-// post is stored already.
+// instances through the bus, as a producer span in the trace of ctx whose
+// context the message carries. A bus failure is logged and recorded on the
+// span, never returned: the post is stored already.
 func (h *Hub) PublishPost(ctx context.Context, p blog.Post) {
 	h.deliver(p)
 	if h.bus == nil {
 		return
 	}
-	if err := h.bus.Publish(ctx, Message{Origin: h.origin, Post: p}); err != nil {
+	system, dest := h.bus.Destination()
+	ctx, span := otel.Tracer(scope).Start(ctx, "publish "+dest, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(messagingAttrs(system, dest, "publish", semconv.MessagingOperationTypeSend)...))
+	defer span.End()
+	m := Message{Origin: h.origin, Post: p, TraceContext: map[string]string{}}
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(m.TraceContext))
+	if err := h.bus.Publish(ctx, m); err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		slog.WarnContext(ctx, "feed.publish_failed", slog.Int64("post_id", p.ID), slog.String("error", err.Error()))
 	}
 }
 
-// Run relays posts published by other instances until ctx is done.
+// Run relays posts published by other instances until ctx is done. Each
+// relay is a consumer span, child of the publish on the other instance, so
+// it sits in the trace of the request that created the post, and logs one
+// line there.
 func (h *Hub) Run(ctx context.Context) {
 	if h.bus == nil {
 		<-ctx.Done()
 		return
 	}
-	h.bus.Subscribe(ctx, func(m Message) {
-		if m.Origin != h.origin {
-			h.deliver(m.Post)
+	system, dest := h.bus.Destination()
+	attrs := messagingAttrs(system, dest, "process", semconv.MessagingOperationTypeProcess)
+	h.bus.Subscribe(ctx, func(ctx context.Context, m Message) {
+		if m.Origin == h.origin {
+			return
 		}
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(m.TraceContext))
+		ctx, span := otel.Tracer(scope).Start(ctx, "process "+dest, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+		defer span.End()
+		n := h.deliver(m.Post)
+		slog.InfoContext(ctx, "feed.relayed", slog.Int64("post_id", m.Post.ID), slog.Int("subscribers", n))
 	})
 }
 
-func (h *Hub) deliver(p blog.Post) {
+// messagingAttrs are the messaging semantic conventions' attributes of a
+// span of the feed.
+func messagingAttrs(system, dest, operation string, typ attribute.KeyValue) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		semconv.MessagingSystemKey.String(system),
+		semconv.MessagingDestinationName(dest),
+		semconv.MessagingOperationName(operation),
+		typ,
+	}
+}
+
+// deliver hands p to every local subscriber and returns how many there are.
+func (h *Hub) deliver(p blog.Post) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -149,6 +198,7 @@ func (h *Hub) deliver(p blog.Post) {
 			s.closeLocked()
 		}
 	}
+	return len(h.subs)
 }
 
 // Close closes every subscription and refuses new ones; WebSocket handlers

@@ -18,7 +18,7 @@ type fakeBus struct {
 	mu        sync.Mutex
 	published []feed.Message
 	err       error // returned by Publish
-	fn        func(feed.Message)
+	fn        func(context.Context, feed.Message)
 	ready     chan struct{} // closed once Subscribe is called
 }
 
@@ -33,7 +33,9 @@ func (b *fakeBus) Publish(_ context.Context, m feed.Message) error {
 	return b.err
 }
 
-func (b *fakeBus) Subscribe(ctx context.Context, fn func(feed.Message)) {
+func (b *fakeBus) Destination() (system, name string) { return "fake", "posts" }
+
+func (b *fakeBus) Subscribe(ctx context.Context, fn func(context.Context, feed.Message)) {
 	b.mu.Lock()
 	b.fn = fn
 	b.mu.Unlock()
@@ -52,7 +54,7 @@ func (b *fakeBus) deliver(tb testing.TB, m feed.Message) {
 	b.mu.Lock()
 	fn := b.fn
 	b.mu.Unlock()
-	fn(m)
+	fn(context.Background(), m)
 }
 
 func (b *fakeBus) messages() []feed.Message {
@@ -375,7 +377,7 @@ func TestConcurrentUse(t *testing.T) {
 		bus.mu.Lock()
 		fn := bus.fn
 		bus.mu.Unlock()
-		fn(feed.Message{Origin: "elsewhere", Post: post(999)})
+		fn(context.Background(), feed.Message{Origin: "elsewhere", Post: post(999)})
 	})
 	wg.Wait()
 	h.Close()

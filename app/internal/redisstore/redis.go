@@ -138,9 +138,12 @@ func (c *Client) Publish(ctx context.Context, m feed.Message) error {
 	return c.rdb.Publish(ctx, postsChannel, b).Err()
 }
 
+// Destination implements feed.Bus: Redis pub/sub on the posts channel.
+func (c *Client) Destination() (system, name string) { return "redis", postsChannel }
+
 // Subscribe calls fn for every message published until ctx is done. The
 // subscription reconnects by itself after Redis comes back.
-func (c *Client) Subscribe(ctx context.Context, fn func(feed.Message)) {
+func (c *Client) Subscribe(ctx context.Context, fn func(context.Context, feed.Message)) {
 	ps := c.rdb.Subscribe(ctx, postsChannel)
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
@@ -157,7 +160,7 @@ func (c *Client) Subscribe(ctx context.Context, fn func(feed.Message)) {
 				slog.WarnContext(ctx, "feed.bad_message", slog.String("error", err.Error()))
 				continue
 			}
-			fn(m)
+			fn(ctx, m)
 		}
 	}
 }

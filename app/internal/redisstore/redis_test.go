@@ -227,7 +227,7 @@ func TestPublishSubscribe(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sub.Subscribe(subCtx, func(m feed.Message) {
+		sub.Subscribe(subCtx, func(_ context.Context, m feed.Message) {
 			if m.Origin == origin {
 				got <- m
 			}
@@ -242,7 +242,8 @@ func TestPublishSubscribe(t *testing.T) {
 	defer tick.Stop()
 wait:
 	for {
-		if err := pub.Publish(ctx, feed.Message{Origin: origin, Post: want}); err != nil {
+		tc := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+		if err := pub.Publish(ctx, feed.Message{Origin: origin, Post: want, TraceContext: tc}); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
 		select {
@@ -255,6 +256,9 @@ wait:
 	}
 	if m.Post.ID != want.ID || m.Post.Title != want.Title || m.Post.Body != want.Body || !m.Post.CreatedAt.Equal(want.CreatedAt) {
 		t.Errorf("received %+v, want %+v", m.Post, want)
+	}
+	if got := m.TraceContext["traceparent"]; got != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+		t.Errorf("trace context lost on the way: %q", got)
 	}
 
 	cancel()
@@ -330,7 +334,7 @@ func TestUnreachable(t *testing.T) {
 		defer cancel()
 		done := make(chan struct{})
 		go func() {
-			c.Subscribe(ctx, func(feed.Message) {})
+			c.Subscribe(ctx, func(context.Context, feed.Message) {})
 			close(done)
 		}()
 		select {
