@@ -28,6 +28,8 @@ import (
 	"example.com/otelstarter/app/internal/tunnel"
 	"example.com/otelstarter/telemetry"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 )
 
 // serve runs the service until ctx is done, then shuts down gracefully:
@@ -267,9 +269,21 @@ func (a *application) close() {
 	}
 }
 
+// scope names the telemetry the service's main package records itself.
+const scope = "example.com/otelstarter/app"
+
 // build wires the service from its configuration: storage, Redis (when
 // configured), the feed, health checks, the blog service and the HTTP API.
+// Its work (migrations, the first pings) is one "startup" trace instead of
+// a root span per statement.
 func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *application, err error) {
+	ctx, span := otel.Tracer(scope).Start(ctx, "startup")
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"example.com/otelstarter/app/internal/config"
+	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
@@ -43,5 +46,36 @@ func TestTelemetryOptions(t *testing.T) {
 	}
 	if got := spans[0].Resource().String(); !strings.Contains(got, "service.name=blog-api") {
 		t.Errorf("resource %s, want service.name=blog-api", got)
+	}
+}
+
+// TestStartupIsOneTrace: a fresh start (SQLite migrations, first pings) is
+// one "startup" trace, not a root trace per statement.
+func TestStartupIsOneTrace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{{"sqlite", nil}, {"postgres and redis", map[string]string{"DATABASE_URL": testenv.PostgresURL(t), "REDIS_URL": sharedRedis(t)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t, tc.env)
+			spans := a.tel.Spans.Ended()
+			var startup sdktrace.ReadOnlySpan
+			for _, s := range spans {
+				if s.Name() == "startup" {
+					startup = s
+				}
+			}
+			if startup == nil || startup.Parent().IsValid() {
+				t.Fatalf("no root startup span among %d spans", len(spans))
+			}
+			if len(spans) < 2 {
+				t.Fatalf("%d spans: the start's work recorded nothing to put in its trace", len(spans))
+			}
+			for _, s := range spans {
+				if s.SpanContext().TraceID() != startup.SpanContext().TraceID() {
+					t.Errorf("span %q is outside the startup trace", s.Name())
+				}
+			}
+		})
 	}
 }
