@@ -100,6 +100,17 @@
 // [Redact]. The handler passes the standard library's conformance test,
 // [testing/slogtest].
 //
+// # The rest of the surface
+//
+// Beside [Setup], its options and the methods of [Telemetry], the package
+// exports what a service needs for the sinks it adds itself: the redaction
+// the kit applies everywhere ([Redact], [RedactString], [IsSensitiveKey],
+// [NewRedactingHandler] in front of another [slog.Handler], and
+// [ScrubEvent] as the BeforeSend of another Sentry client), the values its
+// output holds ([Redacted], [MaxLogValueLen], [RequestIDHeader]), [Router]
+// for the route contract and [ConfigError] for a bad variable. Everything
+// else is unexported; tests reach it through export_test.go.
+//
 // # Only this package imports the SDK
 //
 // Application code uses the OpenTelemetry API only ([go.opentelemetry.io/otel],
