@@ -165,17 +165,14 @@ func (t *Telemetry) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 	labeler, _ := otelhttp.LabelerFromContext(served.Context())
 	if !routed {
 		route, routed = routerRoute(labeler)
-		if !routed {
-			route = unmatchedRoute
-		}
 	}
-	if route == unmatchedRoute {
+	switch {
+	case !routed:
 		// otelhttp labels metrics with the route only when a pattern
-		// matched; a Router has labelled them already.
-		if !routed {
-			labeler.Add(semconv.HTTPRoute(unmatchedRoute))
-		}
-	} else if r.Pattern == "" {
+		// matched (a Router has labelled them itself).
+		route = unmatchedRoute
+		labeler.Add(semconv.HTTPRoute(unmatchedRoute))
+	case route != unmatchedRoute && r.Pattern == "":
 		r.Pattern = route // for otelhttp: "GET" and route name the span
 	}
 	if span.IsRecording() {

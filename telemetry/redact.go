@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,7 +71,9 @@ func IsSensitiveKey(key string) bool {
 		}
 	}
 	v := isSensitiveKey(key)
-	rememberKeyVerdict(key, v)
+	if m := keyVerdicts.Load(); (m == nil || len(*m) < maxKeyVerdicts) && len(key) <= 64 {
+		rememberKeyVerdict(key, v)
+	}
 	return v
 }
 
@@ -88,16 +91,12 @@ const maxKeyVerdicts = 512
 func rememberKeyVerdict(key string, v bool) {
 	keyVerdictsMu.Lock()
 	defer keyVerdictsMu.Unlock()
-	var old map[string]bool
-	if m := keyVerdicts.Load(); m != nil {
-		old = *m
-	}
-	if len(old) >= maxKeyVerdicts || len(key) > 64 {
-		return
-	}
-	m := make(map[string]bool, len(old)+1)
-	for k, ov := range old {
-		m[k] = ov
+	m := map[string]bool{}
+	if old := keyVerdicts.Load(); old != nil {
+		if len(*old) >= maxKeyVerdicts { // filled while this caller waited
+			return
+		}
+		m = maps.Clone(*old)
 	}
 	m[strings.Clone(key)] = v
 	keyVerdicts.Store(&m)
@@ -237,22 +236,21 @@ func redactValues(key string, vs []string) []string {
 // kit's promise is that no client IP leaves the process. s itself is
 // returned, without allocating, when nothing needs masking.
 func maskSpan(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
-	attrs, changed := redactEach(s.Attributes(), redactAttribute)
-	events, eventsChanged := redactEach(s.Events(), maskEvent)
-	status := s.Status()
+	attrs, events, status := s.Attributes(), s.Events(), s.Status()
+	maskedAttrs, attrsChanged := redactEach(attrs, redactAttribute)
+	maskedEvents, eventsChanged := redactEach(events, maskEvent)
 	desc := RedactString(status.Description)
-	if !changed && !eventsChanged && desc == status.Description {
+	if !attrsChanged && !eventsChanged && desc == status.Description {
 		return s
 	}
-	m := &maskedSpan{ReadOnlySpan: s, attrs: s.Attributes(), events: s.Events(), status: status}
-	if changed {
-		m.attrs = attrs
+	if attrsChanged {
+		attrs = maskedAttrs
 	}
 	if eventsChanged {
-		m.events = events
+		events = maskedEvents
 	}
-	m.status.Description = desc
-	return m
+	status.Description = desc
+	return &maskedSpan{ReadOnlySpan: s, attrs: attrs, events: events, status: status}
 }
 
 func maskEvent(e sdktrace.Event) (sdktrace.Event, bool) {
