@@ -343,7 +343,10 @@ func TestFeedAcrossInstancesIsOneTrace(t *testing.T) {
 		return err == nil && n["blog:posts"] >= 2
 	})
 
-	r := a.do(t, "POST", "/api/posts", map[string]string{"title": "across", "body": "from A to B"}, tok)
+	// Personal data in the post: it travels in the message to B's clients,
+	// and must reach no sink of either instance on the way.
+	const secret = "relay.reader.9c2e@example.org"
+	r := a.do(t, "POST", "/api/posts", map[string]string{"title": "across " + secret, "body": "from A to B, " + secret}, tok)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create post: %d %s", r.Status, r.Raw)
 	}
@@ -372,5 +375,10 @@ func TestFeedAcrossInstancesIsOneTrace(t *testing.T) {
 	}
 	if l := b.tel.Lines.String(); !strings.Contains(l, `"msg":"feed.relayed","trace_id":"`+requestID+`"`) {
 		t.Errorf("no feed.relayed line in A's trace %s among B's lines", requestID)
+	}
+	for name, dump := range map[string]string{"A": a.tel.Dump(t), "B": b.tel.Dump(t)} {
+		if strings.Contains(dump, secret) || strings.Contains(dump, "relay@example.com") {
+			t.Errorf("the post's content or the author's email reached a sink of %s", name)
+		}
 	}
 }
