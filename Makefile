@@ -50,8 +50,9 @@ test: ## run every test (what CI runs), then list the proofs that were skipped a
 		fi; \
 		exit $$status
 
+# bin/mailpit: the app's tests send the welcome email to a real Mailpit.
 .PHONY: test-go
-test-go: lint ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
+test-go: lint bin/mailpit ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
 	$(GO) test $(GOTESTFLAGS) $$($(GO) list ./... | grep -vE '/internal/(stacktest|faulttest|leaktest)$$')
 
 .PHONY: cover

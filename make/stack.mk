@@ -51,11 +51,20 @@ bin/prometheus bin/promtool &: go.mod
 bin/telemetrygen:
 	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
 
+# Mailpit, the local SMTP server and inbox (docker-compose.yml runs its
+# image at this version; a test checks): the app's integration tests send
+# the welcome email to bin/mailpit and read it back through its API.
+MAILPIT_VERSION = v1.33.1
+
+bin/mailpit:
+	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
 up: compose-check ## start the whole stack (docker compose) in the background and print the URLs
 	$(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:$${GRAFANA_PORT:-3000}  (admin / GF_SECURITY_ADMIN_PASSWORD from .env)"
 	@echo "  Blog + API  http://localhost:$${APP_PORT:-8080}"
+	@echo "  Mailpit     http://localhost:$${MAILPIT_PORT:-8025}  (the emails the app sent)"
 	@echo "  Demo load   make traffic"
 	@echo
 
@@ -71,7 +80,7 @@ traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
-test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, redis)
+test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, bin/mailpit, redis)
 	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./internal/traffic/
 
 lint-stack: bin/otelcol bin/promtool ## check the stack's config files without starting anything
@@ -80,7 +89,8 @@ lint-stack: bin/otelcol bin/promtool ## check the stack's config files without s
 # The versions the stack runs live in one place, docker-compose.yml's image
 # tags; the tests fail when a program they run (the collector built from
 # collector/builder.yaml, Prometheus and promtool from go.mod's
-# prometheus/prometheus module) is at another version than its image.
+# prometheus/prometheus module, Mailpit at MAILPIT_VERSION) is at another
+# version than its image.
 .PHONY: versions
 versions: ## print every pinned version: the stack's images and the programs the tests run
 	@echo "Images (docker-compose.yml):"
@@ -88,4 +98,5 @@ versions: ## print every pinned version: the stack's images and the programs the
 	@echo "Tested with (must match the images):"
 	@printf "  %-16s %s\n" "otelcol (ocb)" "$$(awk '/^dist:/ {d=1} d && /version:/ {print $$2; exit}' collector/builder.yaml)"
 	@printf "  %-16s %s\n" "prometheus" "$$($(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus) (Go module v0.3MM.P = Prometheus 3.MM.P)"
+	@printf "  %-16s %s\n" "mailpit" "$(MAILPIT_VERSION) (MAILPIT_VERSION, make bin/mailpit)"
 	@echo "Go toolchain:   $$($(GO) env GOVERSION)"
