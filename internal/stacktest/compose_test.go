@@ -49,7 +49,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeServices(t *testing.T) {
 	project := loadCompose(t)
-	want := []string{"app", "grafana", "loki", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init"}
+	want := []string{"app", "grafana", "loki", "mailpit", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init", "worker"}
 	got := project.ServiceNames()
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
@@ -65,7 +65,7 @@ func TestComposeImagesPinned(t *testing.T) {
 			t.Errorf("%s: image %q has no tag", name, svc.Image)
 			continue
 		}
-		if svc.Build != nil {
+		if svc.Build != nil || builtBy(project, svc.Image) != "" {
 			// Built here: any fixed tag but "latest".
 			if tag == "latest" || tag == "" {
 				t.Errorf("%s: built image tagged %q", name, tag)
@@ -96,9 +96,58 @@ func TestComposeHealthchecks(t *testing.T) {
 			t.Errorf("%s: healthcheck needs interval, timeout and retries", name)
 		}
 	}
-	app := project.Services["app"]
-	if got := strings.Join(app.HealthCheck.Test, " "); got != "CMD /app healthcheck" {
-		t.Errorf("app healthcheck = %q, want the binary's own `healthcheck` (distroless has no shell)", got)
+	for _, name := range []string{"app", "worker"} {
+		if got := strings.Join(project.Services[name].HealthCheck.Test, " "); got != "CMD /app healthcheck" {
+			t.Errorf("%s healthcheck = %q, want the binary's own `healthcheck` (distroless has no shell)", name, got)
+		}
+	}
+}
+
+// builtBy returns the service that builds image, or "" when none does.
+func builtBy(project *types.Project, image string) string {
+	for name, svc := range project.Services {
+		if svc.Build != nil && svc.Image == image {
+			return name
+		}
+	}
+	return ""
+}
+
+// hardened lists the services that run with no capabilities and
+// no-new-privileges (the x-hardening anchor), and whether their root
+// filesystem is read-only too (then /tmp is a tmpfs). The others are
+// official images whose entrypoints need capabilities (chown, setuid) or
+// write where they please: their own images' business.
+var hardened = map[string]bool{
+	"app":            true,
+	"worker":         true,
+	"mailpit":        true,
+	"otel-collector": false,
+}
+
+func TestComposeHardening(t *testing.T) {
+	project := loadCompose(t)
+	for name, readOnly := range hardened {
+		svc, ok := project.Services[name]
+		if !ok {
+			t.Errorf("%s: no such service", name)
+			continue
+		}
+		if !slices.Equal(svc.SecurityOpt, []string{"no-new-privileges:true"}) || !slices.Equal(svc.CapDrop, []string{"ALL"}) {
+			t.Errorf("%s: security_opt %v cap_drop %v, want the x-hardening anchor (no-new-privileges:true, ALL)", name, svc.SecurityOpt, svc.CapDrop)
+		}
+		if len(svc.CapAdd) > 0 || svc.Privileged {
+			t.Errorf("%s: cap_add %v privileged %v, want neither", name, svc.CapAdd, svc.Privileged)
+		}
+		if !readOnly {
+			continue
+		}
+		if !svc.ReadOnly {
+			t.Errorf("%s: root filesystem is writable, want read_only", name)
+		}
+		if !slices.Contains(svc.Tmpfs, "/tmp") {
+			t.Errorf("%s: read-only root without a tmpfs at /tmp (tmpfs %v)", name, svc.Tmpfs)
+		}
 	}
 }
 
@@ -135,6 +184,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"app":            {"otel-collector", "postgres", "redis"},
+		"worker":         {"app", "mailpit", "otel-collector", "postgres"},
 		"otel-collector": {"loki", "prometheus", "tempo"},
 		"grafana":        {"loki", "prometheus", "tempo"},
 	} {
@@ -162,7 +212,7 @@ func TestComposePublishedPorts(t *testing.T) {
 			t.Errorf("%s: expose is unnecessary on the compose network", name)
 		}
 	}
-	want := map[string]string{"3000": "grafana", "8080": "app"}
+	want := map[string]string{"3000": "grafana", "8025": "mailpit", "8080": "app"}
 	if len(published) != len(want) {
 		t.Errorf("published ports = %v, want only %v", published, want)
 	}
@@ -227,6 +277,8 @@ func TestComposeAppEnvironment(t *testing.T) {
 		"HTTP_ADDR":                   ":8080",
 		"OTEL_SERVICE_NAME":           "blog-api",
 		"SENTRY_ENVIRONMENT":          "development",
+		// The worker service runs the jobs; the API only enqueues them.
+		"JOB_WORKERS": "0",
 	}
 	for k, v := range want {
 		got := env[k]
