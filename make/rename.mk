@@ -1,7 +1,7 @@
 # Making the kit yours: `make rename` rewrites the module path and the
 # names the stack shows (compose project, image, Grafana folder and
-# provider, default service name, Prometheus job, dashboards' default
-# $service, SLO spec), and `make test-rename` proves a renamed copy still
+# provider, default service names of the API and the worker, Prometheus
+# jobs, dashboards' default $service, SLO spec), and `make test-rename` proves a renamed copy still
 # builds and passes its unit and stack tests. Included by the Makefile.
 
 GO ?= go
@@ -10,8 +10,10 @@ GO ?= go
 # gives the service, job, compose project and image name "shop".
 SERVICE ?= $(notdir $(MODULE))
 
-# The names the kit ships with.
+# The names the kit ships with. The worker's service name becomes
+# SERVICE-worker.
 KIT_SERVICE := blog-api
+KIT_WORKER  := blog-worker
 KIT_PROJECT := otelstarter
 KIT_FOLDER  := Blog API
 
@@ -26,21 +28,21 @@ rename: ## rename the module and the service everywhere: make rename MODULE=exam
 		$(GO) mod edit -module "$$new"; \
 		files() { git ls-files -z 2>/dev/null || find . -type f -not -path './frontend/node_modules/*' -not -path './.git/*' -not -path './bin/*' -print0; }; \
 		files | grep -zvE '(^|/)(go\.sum|package-lock\.json)$$|\.(png|ico|woff2?)$$' \
-			| xargs -0 -r grep -lZ -e "$$old" -e '$(KIT_SERVICE)' -e '$(KIT_PROJECT)' -e '$(KIT_FOLDER)' 2>/dev/null \
-			| xargs -0 -r sed -i -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
-		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc"
+			| xargs -0 -r grep -lZ -e "$$old" -e '$(KIT_SERVICE)' -e '$(KIT_WORKER)' -e '$(KIT_PROJECT)' -e '$(KIT_FOLDER)' 2>/dev/null \
+			| xargs -0 -r sed -i -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_WORKER)#$$svc-worker#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
+		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc; worker -> $$svc-worker"
 
-# The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool and
-# bin/telemetrygen so that its stack tests run the real programs instead of skipping.
-test-rename: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen ## prove a `make rename` copy builds and passes its unit and stack tests
+# The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool,
+# bin/telemetrygen and bin/mailpit so that its stack tests run the real programs instead of skipping.
+test-rename: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit ## prove a `make rename` copy builds and passes its unit and stack tests
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 		git ls-files -z | xargs -0 -I{} cp --parents {} "$$tmp"/ ; \
-		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool bin/telemetrygen "$$tmp"/bin/; \
+		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit "$$tmp"/bin/; \
 		$(MAKE) --no-print-directory -C "$$tmp" rename MODULE=example.org/acme/renamed-svc >/dev/null; \
 		cd "$$tmp"; \
 		test "$$($(GO) list -m)" = example.org/acme/renamed-svc; \
-		! grep -rqF --exclude-dir=node_modules --exclude-dir=bin --exclude=go.sum -e '$(MODULE)' -e '$(KIT_SERVICE)' -e '$(KIT_PROJECT)' . \
-			|| { echo "rename left old names behind:"; grep -rnF --exclude-dir=node_modules --exclude-dir=bin --exclude=go.sum -e '$(MODULE)' -e '$(KIT_SERVICE)' -e '$(KIT_PROJECT)' . | head; exit 1; }; \
+		! grep -rqF --exclude-dir=node_modules --exclude-dir=bin --exclude=go.sum -e '$(MODULE)' -e '$(KIT_SERVICE)' -e '$(KIT_WORKER)' -e '$(KIT_PROJECT)' . \
+			|| { echo "rename left old names behind:"; grep -rnF --exclude-dir=node_modules --exclude-dir=bin --exclude=go.sum -e '$(MODULE)' -e '$(KIT_SERVICE)' -e '$(KIT_WORKER)' -e '$(KIT_PROJECT)' . | head; exit 1; }; \
 		$(GO) build ./... && $(GO) vet ./...; \
 		$(GO) test -count=1 ./telemetry/ ./app/internal/blog/ ./app/internal/config/ ./internal/stacktest/; \
 		echo "rename: ok"
