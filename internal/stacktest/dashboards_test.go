@@ -282,7 +282,7 @@ func TestDashboardsProvisioning(t *testing.T) {
 func TestDashboardsStatic(t *testing.T) {
 	uids := provisionedDatasources(t)
 	ds := loadDashboards(t)
-	wantTitles := []string{"Blog API / Dependencies", "Blog API / Go runtime", "Blog API / Logs & errors", "Blog API / Service overview"}
+	wantTitles := []string{"Blog API / Background jobs", "Blog API / Dependencies", "Blog API / Go runtime", "Blog API / Logs & errors", "Blog API / Service overview"}
 	var titles []string
 	seen := map[string]bool{}
 	for _, d := range ds {
