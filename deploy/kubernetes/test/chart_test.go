@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -28,7 +29,7 @@ const (
 	nonroot   = 65532
 )
 
-// The variables the app reads its credentials from (app/internal/config),
+// The variables the API reads its credentials from (app/internal/config),
 // and whether the chart marks the Secret key optional.
 var secretEnv = map[string]bool{
 	"DATABASE_URL":      false,
@@ -36,6 +37,19 @@ var secretEnv = map[string]bool{
 	"DEVICE_COOKIE_KEY": false,
 	"REDIS_URL":         true,
 	"SENTRY_DSN":        true,
+}
+
+// smtpSecretEnv is the credential of the pods that run jobs: optional (no
+// SMTP_URL = the welcome email is skipped).
+var smtpSecretEnv = map[string]bool{"SMTP_URL": true}
+
+// withSecrets merges sets of secret variables.
+func withSecrets(sets ...map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range sets {
+		maps.Copy(out, s)
+	}
+	return out
 }
 
 // A literal env value under a name like these would be a secret in the
@@ -57,6 +71,13 @@ type want struct {
 	otlpEndpoint      string
 	environment       string
 	extraResourceAttr map[string]string
+	// The worker Deployment (worker.enabled); without it the API runs the
+	// jobs, jobWorkers at once.
+	worker         bool
+	workerReplicas int32
+	jobWorkers     int
+	workerTimeout  int // seconds
+	workerGrace    int64
 }
 
 var defaults = want{
@@ -70,6 +91,12 @@ var defaults = want{
 	monitoringNS: "monitoring",
 	otlpEndpoint: "http://$(HOST_IP):4318",
 	environment:  "production",
+
+	worker:         true,
+	workerReplicas: 2,
+	jobWorkers:     10,
+	workerTimeout:  20,
+	workerGrace:    30,
 }
 
 func TestDefaultValues(t *testing.T) {
@@ -77,7 +104,8 @@ func TestDefaultValues(t *testing.T) {
 	// Prometheus Operator's API exists.
 	m := decodeManifests(t, template(t, "--api-versions", "monitoring.coreos.com/v1"))
 	wantKinds(t, m, "apps/v1/Deployment", "v1/Service", "v1/ServiceAccount",
-		"autoscaling/v2/HorizontalPodAutoscaler", "policy/v1/PodDisruptionBudget", "networking.k8s.io/v1/NetworkPolicy")
+		"autoscaling/v2/HorizontalPodAutoscaler", "policy/v1/PodDisruptionBudget", "networking.k8s.io/v1/NetworkPolicy",
+		"apps/v1/Deployment", "v1/Service", "networking.k8s.io/v1/NetworkPolicy") // the worker's
 	checkChart(t, m, defaults)
 }
 
@@ -85,21 +113,24 @@ func TestProductionValues(t *testing.T) {
 	m := decodeManifests(t, template(t, "-f", productionFile, "--api-versions", "monitoring.coreos.com/v1"))
 	wantKinds(t, m, "apps/v1/Deployment", "v1/Service", "v1/ServiceAccount",
 		"autoscaling/v2/HorizontalPodAutoscaler", "policy/v1/PodDisruptionBudget", "networking.k8s.io/v1/NetworkPolicy",
-		"networking.k8s.io/v1/Ingress", "monitoring.coreos.com/v1/ServiceMonitor")
+		"networking.k8s.io/v1/Ingress", "monitoring.coreos.com/v1/ServiceMonitor",
+		"apps/v1/Deployment", "v1/Service", "networking.k8s.io/v1/NetworkPolicy", "monitoring.coreos.com/v1/ServiceMonitor")
 	w := defaults
 	w.secretName = "blog-api-credentials"
 	w.drain, w.timeout, w.grace = 10, 20, 45
 	w.minReplicas = 3
 	w.ingress, w.serviceMonitor = true, true
 	w.extraResourceAttr = map[string]string{"k8s.cluster.name": "prod-eu-west-1", "cloud.region": "eu-west-1"}
+	w.workerTimeout, w.workerGrace = 30, 40
 	checkChart(t, m, w)
 
-	d := m.Deployments[0]
-	if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/acme/blog-api:v0.1.0" {
-		t.Errorf("image %q", img)
+	for _, d := range m.Deployments {
+		if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/acme/blog-api:v0.1.0" {
+			t.Errorf("%s: image %q", d.Name, img)
+		}
 	}
 	// The production example narrows the public port to the ingress controller.
-	np := m.NetworkPolicies[0]
+	np := api(t, m.NetworkPolicies)
 	for _, r := range np.Spec.Ingress {
 		if rulePorts(r, "http", httpPort) && len(r.From) == 0 {
 			t.Errorf("production: the public port is open to every source, want the ingress controller's namespace")
@@ -114,8 +145,10 @@ func TestServiceMonitor(t *testing.T) {
 	w := defaults
 	w.serviceMonitor = true
 	checkChart(t, m, w)
-	if got := m.ServiceMonitors[0].Labels["release"]; got != "kube-prometheus-stack" {
-		t.Errorf("ServiceMonitor label release=%q, want kube-prometheus-stack", got)
+	for _, sm := range m.ServiceMonitors {
+		if got := sm.Labels["release"]; got != "kube-prometheus-stack" {
+			t.Errorf("ServiceMonitor %s label release=%q, want kube-prometheus-stack", sm.Name, got)
+		}
 	}
 }
 
@@ -140,7 +173,8 @@ func TestStackValues(t *testing.T) {
 // PodDisruptionBudget, which would only block node drains.
 func TestNoPDBForASinglePod(t *testing.T) {
 	m := decodeManifests(t, template(t, "--set", "autoscaling.enabled=false", "--set", "replicaCount=1"))
-	wantKinds(t, m, "apps/v1/Deployment", "v1/Service", "v1/ServiceAccount", "networking.k8s.io/v1/NetworkPolicy")
+	wantKinds(t, m, "apps/v1/Deployment", "v1/Service", "v1/ServiceAccount", "networking.k8s.io/v1/NetworkPolicy",
+		"apps/v1/Deployment", "v1/Service", "networking.k8s.io/v1/NetworkPolicy")
 	w := defaults
 	w.hpa, w.pdb, w.replicas = false, false, 1
 	checkChart(t, m, w)
@@ -171,21 +205,25 @@ func TestOTLPEndpoint(t *testing.T) {
 func TestEgressKeepsDNS(t *testing.T) {
 	m := decodeManifests(t, template(t, "--set", "networkPolicy.egress.enabled=true"))
 	checkChart(t, m, defaults)
-	np := m.NetworkPolicies[0]
-	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
-		t.Fatalf("policyTypes %v: want Egress", np.Spec.PolicyTypes)
+	if len(m.NetworkPolicies) != 2 {
+		t.Fatalf("want the API's and the worker's NetworkPolicy, got %d", len(m.NetworkPolicies))
 	}
-	var udp, tcp bool
-	for _, r := range np.Spec.Egress {
-		for _, p := range r.Ports {
-			if p.Port != nil && p.Port.IntValue() == 53 && p.Protocol != nil {
-				udp = udp || *p.Protocol == corev1.ProtocolUDP
-				tcp = tcp || *p.Protocol == corev1.ProtocolTCP
+	for _, np := range m.NetworkPolicies {
+		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+			t.Fatalf("%s: policyTypes %v: want Egress", np.Name, np.Spec.PolicyTypes)
+		}
+		var udp, tcp bool
+		for _, r := range np.Spec.Egress {
+			for _, p := range r.Ports {
+				if p.Port != nil && p.Port.IntValue() == 53 && p.Protocol != nil {
+					udp = udp || *p.Protocol == corev1.ProtocolUDP
+					tcp = tcp || *p.Protocol == corev1.ProtocolTCP
+				}
 			}
 		}
-	}
-	if !udp || !tcp {
-		t.Errorf("egress restricted without DNS (UDP %v, TCP %v on 53)", udp, tcp)
+		if !udp || !tcp {
+			t.Errorf("%s: egress restricted without DNS (UDP %v, TCP %v on 53)", np.Name, udp, tcp)
+		}
 	}
 }
 
@@ -230,7 +268,7 @@ func TestTerminationGracePeriod(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := decodeManifests(t, out).Deployments[0]
+			d := api(t, decodeManifests(t, out).Deployments)
 			if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != tc.grace {
 				t.Fatalf("terminationGracePeriodSeconds %v, want %d", g, tc.grace)
 			}
@@ -287,10 +325,14 @@ func wantKinds(t *testing.T, m *Manifests, kinds ...string) {
 // promises about security, on the typed objects.
 func checkChart(t *testing.T, m *Manifests, w want) {
 	t.Helper()
-	if len(m.Deployments) != 1 || len(m.Services) != 1 {
-		t.Fatalf("want one Deployment and one Service, got %d and %d", len(m.Deployments), len(m.Services))
+	nWant := 1
+	if w.worker {
+		nWant = 2
 	}
-	d := m.Deployments[0]
+	if len(m.Deployments) != nWant || len(m.Services) != nWant {
+		t.Fatalf("want %d Deployments and Services (the API's, and the worker's: %v), got %d and %d", nWant, w.worker, len(m.Deployments), len(m.Services))
+	}
+	d := api(t, m.Deployments)
 	pod := d.Spec.Template
 	podLabels := labels.Set(pod.Labels)
 	checkLabels(t, "pod template", pod.Labels)
@@ -306,7 +348,16 @@ func checkChart(t *testing.T, m *Manifests, w want) {
 	if strings.HasSuffix(c.Image, ":latest") || !strings.ContainsAny(c.Image, ":@") {
 		t.Errorf("image %q: want a pinned tag or digest", c.Image)
 	}
-	env := checkEnv(t, c, w)
+	if len(c.Command) > 0 || len(c.Args) > 0 {
+		t.Errorf("API container command %v args %v: want the image's entrypoint alone (app serve)", c.Command, c.Args)
+	}
+	// The API runs the jobs only without the worker, and then needs SMTP_URL.
+	secrets, jobWorkers := secretEnv, 0
+	if !w.worker {
+		secrets, jobWorkers = withSecrets(secretEnv, smtpSecretEnv), w.jobWorkers
+	}
+	env := checkEnv(t, c, w, secrets, "blog-api", d.Name)
+	checkJobsEnv(t, "API", env, jobWorkers)
 
 	// Ports: the names the probes, the Service and the ServiceMonitor use,
 	// at the addresses the app listens on.
@@ -391,9 +442,9 @@ func checkChart(t *testing.T, m *Manifests, w want) {
 		t.Errorf("ServiceAccount automountServiceAccountToken %v, want false", a)
 	}
 
-	svc := checkService(t, m.Services[0], podLabels)
+	svc := checkService(t, api(t, m.Services), podLabels)
 	checkScaling(t, m, d, w)
-	checkNetworkPolicy(t, m, podLabels, w)
+	checkNetworkPolicy(t, api(t, m.NetworkPolicies), podLabels, w)
 
 	if got := len(m.Ingresses) == 1; got != w.ingress {
 		t.Errorf("Ingress rendered: %v, want %v", got, w.ingress)
@@ -408,17 +459,25 @@ func checkChart(t *testing.T, m *Manifests, w want) {
 		}
 	}
 
-	if got := len(m.ServiceMonitors) == 1; got != w.serviceMonitor {
-		t.Errorf("ServiceMonitor rendered: %v, want %v", got, w.serviceMonitor)
+	if got := slices.ContainsFunc(m.ServiceMonitors, isAPI); got != w.serviceMonitor {
+		t.Errorf("API ServiceMonitor rendered: %v, want %v", got, w.serviceMonitor)
 	}
 	for _, sm := range m.ServiceMonitors {
-		checkServiceMonitor(t, sm, svc, env["METRICS_TOKEN"])
+		if isAPI(sm) {
+			checkServiceMonitor(t, sm, svc, env["METRICS_TOKEN"])
+		}
+	}
+
+	if w.worker {
+		checkWorker(t, m, w)
+	} else {
+		checkNoWorker(t, m)
 	}
 }
 
 // checkEnv: every credential by secretKeyRef, no secret in a literal, the
 // OTEL_* variables, and $(VAR) references that the kubelet can expand.
-func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar {
+func checkEnv(t *testing.T, c corev1.Container, w want, secrets map[string]bool, serviceName, deployment string) map[string]corev1.EnvVar {
 	t.Helper()
 	if len(c.EnvFrom) > 0 {
 		t.Errorf("envFrom %v: every variable must be listed (and credentials come by secretKeyRef)", c.EnvFrom)
@@ -435,7 +494,7 @@ func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar
 			}
 		}
 		env[e.Name] = e
-		if optional, isSecret := secretEnv[e.Name]; isSecret {
+		if optional, isSecret := secrets[e.Name]; isSecret {
 			k := (*corev1.SecretKeySelector)(nil)
 			if e.ValueFrom != nil {
 				k = e.ValueFrom.SecretKeyRef
@@ -450,7 +509,12 @@ func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar
 			}
 			continue
 		}
-		if e.ValueFrom != nil && (e.ValueFrom.SecretKeyRef != nil || e.ValueFrom.ConfigMapKeyRef != nil) {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			// Each pod gets the credentials it uses, no more.
+			t.Errorf("env %s: a secret this container does not use (it reads %v)", e.Name, slices.Sorted(maps.Keys(secrets)))
+			continue
+		}
+		if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
 			continue
 		}
 		if e.Value != "" && secretLikeName.MatchString(e.Name) && e.Name != "SENTRY_FRONTEND_DSN" {
@@ -460,7 +524,7 @@ func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar
 			t.Errorf("env %s=%q looks like a URL with credentials", e.Name, e.Value)
 		}
 	}
-	for name := range secretEnv {
+	for name := range secrets {
 		if _, ok := env[name]; !ok {
 			t.Errorf("env %s missing", name)
 		}
@@ -468,7 +532,7 @@ func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar
 
 	literal := map[string]string{
 		"LOG_FORMAT":         "json",
-		"OTEL_SERVICE_NAME":  "blog-api",
+		"OTEL_SERVICE_NAME":  serviceName,
 		"SENTRY_ENVIRONMENT": w.environment,
 	}
 	if w.otlpEndpoint != "" {
@@ -508,6 +572,7 @@ func checkEnv(t *testing.T, c corev1.Container, w want) map[string]corev1.EnvVar
 		"k8s.pod.uid":                 "$(K8S_POD_UID)",
 		"k8s.namespace.name":          "$(K8S_NAMESPACE_NAME)",
 		"k8s.node.name":               "$(K8S_NODE_NAME)",
+		"k8s.deployment.name":         deployment,
 		"deployment.environment.name": w.environment,
 	}
 	for k, v := range w.extraResourceAttr {
@@ -684,12 +749,8 @@ func rulePorts(r networkingv1.NetworkPolicyIngressRule, name string, number int)
 
 // checkNetworkPolicy: the public port is reachable, the admin port only from
 // the monitoring namespace, by every rule that covers it.
-func checkNetworkPolicy(t *testing.T, m *Manifests, podLabels labels.Set, w want) {
+func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, podLabels labels.Set, w want) {
 	t.Helper()
-	if len(m.NetworkPolicies) != 1 {
-		t.Fatalf("want a NetworkPolicy, got %d", len(m.NetworkPolicies))
-	}
-	np := m.NetworkPolicies[0]
 	s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 	if err != nil || s.Empty() || !s.Matches(podLabels) {
 		t.Errorf("NetworkPolicy podSelector %v does not select the pods", np.Spec.PodSelector)
@@ -697,7 +758,20 @@ func checkNetworkPolicy(t *testing.T, m *Manifests, podLabels labels.Set, w want
 	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
 		t.Errorf("NetworkPolicy policyTypes %v: want Ingress", np.Spec.PolicyTypes)
 	}
-	var httpOpen, adminOpen bool
+	httpOpen, adminOpen := policyAdmits(t, np, w)
+	if !httpOpen {
+		t.Errorf("NetworkPolicy admits nothing to the http port")
+	}
+	if !adminOpen {
+		t.Errorf("NetworkPolicy does not admit the monitoring namespace %q to the admin port: nothing can scrape /metrics", w.monitoringNS)
+	}
+}
+
+// policyAdmits reports whether a NetworkPolicy admits traffic to the http
+// port and the monitoring namespace to the admin port, and fails the test
+// when it admits anyone else to the admin port.
+func policyAdmits(t *testing.T, np *networkingv1.NetworkPolicy, w want) (httpOpen, adminOpen bool) {
+	t.Helper()
 	for i, r := range np.Spec.Ingress {
 		if rulePorts(r, "http", httpPort) {
 			httpOpen = true
@@ -706,25 +780,20 @@ func checkNetworkPolicy(t *testing.T, m *Manifests, podLabels labels.Set, w want
 			continue
 		}
 		if len(r.From) == 0 {
-			t.Errorf("ingress rule %d admits the admin port from everywhere", i)
+			t.Errorf("%s: ingress rule %d admits the admin port from everywhere", np.Name, i)
 			continue
 		}
 		for _, peer := range r.From {
 			ns := peer.NamespaceSelector
 			if peer.IPBlock != nil || ns == nil || len(ns.MatchExpressions) > 0 ||
 				len(ns.MatchLabels) != 1 || ns.MatchLabels["kubernetes.io/metadata.name"] != w.monitoringNS {
-				t.Errorf("ingress rule %d admits the admin port from %s, want only the namespace %q", i, describePeer(peer), w.monitoringNS)
+				t.Errorf("%s: ingress rule %d admits the admin port from %s, want only the namespace %q", np.Name, i, describePeer(peer), w.monitoringNS)
 				continue
 			}
 			adminOpen = true
 		}
 	}
-	if !httpOpen {
-		t.Errorf("NetworkPolicy admits nothing to the http port")
-	}
-	if !adminOpen {
-		t.Errorf("NetworkPolicy does not admit the monitoring namespace %q to the admin port: nothing can scrape /metrics", w.monitoringNS)
-	}
+	return httpOpen, adminOpen
 }
 
 func describePeer(p networkingv1.NetworkPolicyPeer) string {
@@ -743,6 +812,11 @@ func checkServiceMonitor(t *testing.T, sm *ServiceMonitor, svc *corev1.Service, 
 	// The dashboards and alert rules select job="blog-api".
 	if job := svc.Labels[sm.Spec.JobLabel]; job != "blog-api" {
 		t.Errorf("ServiceMonitor jobLabel %q gives job=%q, want blog-api", sm.Spec.JobLabel, job)
+	}
+	for _, e := range sm.Spec.Endpoints {
+		if len(e.Relabelings) > 0 {
+			t.Errorf("API ServiceMonitor relabelings %+v: the job comes from jobLabel alone", e.Relabelings)
+		}
 	}
 	if len(sm.Spec.Endpoints) != 1 {
 		t.Fatalf("ServiceMonitor endpoints %d, want 1", len(sm.Spec.Endpoints))

@@ -44,6 +44,15 @@ type ServiceMonitorEndpoint struct {
 		Type        string                   `json:"type"`
 		Credentials corev1.SecretKeySelector `json:"credentials"`
 	} `json:"authorization"`
+	Relabelings []RelabelConfig `json:"relabelings,omitempty"`
+}
+
+// RelabelConfig is the part of a Prometheus relabel rule the chart renders.
+type RelabelConfig struct {
+	Action       string   `json:"action,omitempty"`
+	SourceLabels []string `json:"sourceLabels,omitempty"`
+	TargetLabel  string   `json:"targetLabel,omitempty"`
+	Replacement  *string  `json:"replacement,omitempty"`
 }
 
 // Manifests is one render, by kind. Every kind the chart may render has a
