@@ -6,6 +6,7 @@
 // Usage:
 //
 //	app              serve (configuration from the environment; see README)
+//	app worker       run the background jobs only (the API then sets JOB_WORKERS=0)
 //	app healthcheck  exit 0 when the local server answers /readyz with 200
 //
 // The demo load generator is a separate command, internal/cmd/traffic.
@@ -37,6 +38,8 @@ func main() {
 
 var errUsage = errors.New("usage")
 
+const usage = "usage: app [serve | worker | healthcheck]"
+
 // run is main without the process: tests call it with their own
 // environment, output and context.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -44,15 +47,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "healthcheck":
 			return healthcheck(ctx, getenv)
+		case "worker":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "app: unknown argument %q\n%s\n", args[1], usage)
+				return errUsage
+			}
+			return work(ctx, getenv, stdout)
 		case "serve":
 			args = args[1:]
 		case "-h", "-help", "--help", "help":
-			fmt.Fprintln(stderr, "usage: app [serve | healthcheck]\nConfiguration comes from the environment; see README.md.")
+			fmt.Fprintln(stderr, usage+"\nConfiguration comes from the environment; see README.md.")
 			return nil
 		}
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "app: unknown argument %q\nusage: app [serve | healthcheck]\n", args[0])
+		fmt.Fprintf(stderr, "app: unknown argument %q\n%s\n", args[0], usage)
 		return errUsage
 	}
 	return serve(ctx, getenv, stdout)

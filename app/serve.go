@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"example.com/otelstarter/app/internal/health"
 	"example.com/otelstarter/app/internal/httpapi"
 	"example.com/otelstarter/app/internal/httpjson"
+	"example.com/otelstarter/app/internal/jobs"
+	"example.com/otelstarter/app/internal/mailer"
 	"example.com/otelstarter/app/internal/ratelimit"
 	"example.com/otelstarter/app/internal/redisstore"
 	"example.com/otelstarter/app/internal/sqlstore"
@@ -69,7 +72,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		return err
 	}
 	defer a.close()
-	hub, checker, api, store := a.hub, a.checker, a.api, a.store
+	hub, checker, api, store, queue := a.hub, a.checker, a.api, a.store, a.queue
 
 	// http.Server.Shutdown does not wait for hijacked connections
 	// (WebSockets), nor for the middleware's work after their handler
@@ -125,6 +128,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	go hub.Run(bg)
 	go checker.Watch(bg, 15*time.Second)
 	go cleanSessions(bg, store)
+	if err := queue.Start(bg); err != nil {
+		return err
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(publicLn) }()
@@ -136,6 +142,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		slog.String("database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0]),
 		slog.Bool("redis", cfg.RedisURL != ""),
 		slog.Bool("sentry", cfg.SentryDSN != ""),
+		slog.Int("job_workers", cfg.JobWorkers),
+		slog.Bool("smtp", cfg.SMTPURL != ""),
 	)
 
 	select {
@@ -167,7 +175,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	log.InfoContext(ctx, "server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), admin.Shutdown(sctx))
+	// The jobs running now finish within the same timeout; those left are
+	// cancelled and run again later, here or in another instance.
+	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), queue.Stop(sctx), admin.Shutdown(sctx))
 	stopBG()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -256,6 +266,7 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 // application is the service wired together, without its listeners.
 type application struct {
 	store   *sqlstore.Store
+	queue   *jobs.Queue
 	hub     *feed.Hub
 	checker *health.Checker
 	api     *httpapi.Server
@@ -272,8 +283,9 @@ func (a *application) close() {
 // scope names the telemetry the service's main package records itself.
 const scope = "example.com/otelstarter/app"
 
-// build wires the service from its configuration: storage, Redis (when
-// configured), the feed, health checks, the blog service and the HTTP API.
+// build wires the service from its configuration: storage, the job queue,
+// Redis (when configured), the feed, health checks, the blog service and the
+// HTTP API.
 // Its work (migrations, the first pings) is one "startup" trace instead of
 // a root span per statement.
 func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *application, err error) {
@@ -295,6 +307,14 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 			a.close()
 		}
 	}()
+	if a.queue, err = openJobs(ctx, cfg, tel, store, cfg.JobWorkers); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.queue.Close)
+	// The welcome email's job commits or rolls back with the new user.
+	store.OnCreateUser(func(ctx context.Context, tx *sql.Tx, u blog.User) error {
+		return a.queue.EnqueueWelcomeTx(ctx, tx, u.ID)
+	})
 
 	var (
 		cache blog.PostCache
@@ -388,6 +408,29 @@ func build(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_
 	return a, nil
 }
 
+// openJobs opens the job queue in store's database, with workers jobs
+// running at once (0: enqueue only) and the mailer of SMTP_URL, if set.
+func openJobs(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry, store *sqlstore.Store, workers int) (*jobs.Queue, error) {
+	var m jobs.Mailer // nil, not a nil *mailer.Mailer, when SMTP_URL is unset
+	if cfg.SMTPURL != "" {
+		mm, err := mailer.New(mailer.Config{URL: cfg.SMTPURL, From: cfg.SMTPFrom})
+		if err != nil {
+			return nil, err
+		}
+		m = mm
+	}
+	return jobs.Open(ctx, jobs.Config{
+		DatabaseURL: cfg.DatabaseURL,
+		DB:          store.DB(),
+		Migrate:     store.WithMigrationLock,
+		Workers:     workers,
+		Users:       store,
+		Mailer:      m,
+		Logger:      tel.Logger,
+		ReportError: func(ctx context.Context, err error) { tel.CaptureError(ctx, err) },
+	})
+}
+
 // The implementations of the interfaces httpapi declares; their packages
 // cannot pin them themselves without importing httpapi, which imports them.
 var (
@@ -415,17 +458,24 @@ func wait(ctx context.Context, wg *sync.WaitGroup) error {
 // telemetryOptions are the service's telemetry settings; the tests set up
 // telemetry with them too.
 func telemetryOptions(cfg *config.Config) []telemetry.Option {
-	return []telemetry.Option{
-		telemetry.WithServiceName("blog-api"),
-		telemetry.WithServiceVersion(version),
-		telemetry.WithEnvironment(cfg.SentryEnvironment),
-		telemetry.WithLogLevel(cfg.LogLevel),
-		telemetry.WithLogFormat(cfg.LogFormat),
+	return append(commonTelemetryOptions(cfg, "blog-api"),
 		// Load balancers and Kubernetes poll these; a span for each would
 		// drown the real traffic.
 		telemetry.WithUntracedPaths("/livez", "/readyz", "/api/health"),
 		telemetry.WithPanicResponse(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			httpjson.Error(w, blog.ErrInternal)
 		})),
+	)
+}
+
+// commonTelemetryOptions are the settings of every command: the default
+// service name (OTEL_SERVICE_NAME wins), the version, the logs.
+func commonTelemetryOptions(cfg *config.Config, service string) []telemetry.Option {
+	return []telemetry.Option{
+		telemetry.WithServiceName(service),
+		telemetry.WithServiceVersion(version),
+		telemetry.WithEnvironment(cfg.SentryEnvironment),
+		telemetry.WithLogLevel(cfg.LogLevel),
+		telemetry.WithLogFormat(cfg.LogFormat),
 	}
 }

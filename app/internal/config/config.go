@@ -49,6 +49,12 @@ type Config struct {
 	// per client; 0 = off.
 	RateLimitRegister int
 
+	// JobWorkers is JOB_WORKERS: background jobs this process runs at once;
+	// 0 = it only enqueues them (another process runs `app worker`).
+	JobWorkers int
+	SMTPURL    string // SMTP_URL: smtp://[user:password@]host:port; empty = emails are skipped
+	SMTPFrom   string // SMTP_FROM: the sender of the emails
+
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
 	ShutdownDrainDelay time.Duration // SHUTDOWN_DRAIN_DELAY: serve on, unready, after SIGTERM
 	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT: then finish in-flight work within this
@@ -81,6 +87,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:         strings.ToLower(get("LOG_FORMAT", "json")),
 		MetricsToken:      get("METRICS_TOKEN", ""),
 		FrontendDir:       get("FRONTEND_DIR", "frontend/dist"),
+		SMTPURL:           get("SMTP_URL", ""),
+		SMTPFrom:          get("SMTP_FROM", "Blog <no-reply@blog.localhost>"),
 	}
 	c.SentryFrontendDSN = get("SENTRY_FRONTEND_DSN", "")
 
@@ -95,8 +103,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
-	// The forms of DATABASE_URL are the database adapter's to define: the
-	// service checks them right after Load (sqlstore.CheckURL).
+	// The forms of DATABASE_URL, SMTP_URL and SMTP_FROM are their adapters'
+	// to define: the service checks them right after Load (sqlstore.CheckURL,
+	// mailer.New).
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -159,6 +168,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		if *rl.dst, err = strconv.Atoi(get(rl.key, rl.def)); err != nil || *rl.dst < 0 {
 			return nil, &Error{rl.key, "want a number of requests per minute (0 turns the limit off)"}
 		}
+	}
+	if c.JobWorkers, err = strconv.Atoi(get("JOB_WORKERS", "10")); err != nil || c.JobWorkers < 0 || c.JobWorkers > 10000 {
+		return nil, &Error{"JOB_WORKERS", "want a number of jobs from 0 (enqueue only) to 10000"}
 	}
 	if c.RequestTimeout, err = parseDuration(get("REQUEST_TIMEOUT", ""), 10*time.Second); err != nil {
 		return nil, &Error{"REQUEST_TIMEOUT", err.Error()}

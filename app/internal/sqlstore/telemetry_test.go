@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -18,8 +19,19 @@ func TestSpans(t *testing.T) {
 	forEachBackendInTurn(t, func(t *testing.T, b backend) {
 		rec := telemetrytest.GlobalSpanRecorder(t)
 		s := mustOpen(t, b.newDB(t))
-		ctx := t.Context()
 		before := len(rec.Ended())
+
+		// Outside any trace (a poll, a cleanup), a statement records no
+		// span: it would be a root trace of its own.
+		if _, err := s.UserByID(t.Context(), 42); blog.ErrorCode(err) != blog.CodeNotFound {
+			t.Fatalf("UserByID = %v, want not_found", err)
+		}
+		if orphans := rec.Ended()[before:]; len(orphans) != 0 {
+			t.Errorf("a statement without a parent span recorded %v", spanNames(orphans))
+		}
+
+		ctx, parent := otel.Tracer("test").Start(t.Context(), "request")
+		defer parent.End()
 
 		const email, hash = "private.person@example.com", "argon2id$very-secret-hash"
 		if _, err := s.CreateUser(ctx, email, hash); err != nil {

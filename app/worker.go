@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+
+	"example.com/otelstarter/app/internal/blog"
+	"example.com/otelstarter/app/internal/config"
+	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/app/internal/httpjson"
+	"example.com/otelstarter/app/internal/sqlstore"
+	"example.com/otelstarter/telemetry"
+)
+
+// work is `app worker`: the background jobs alone, JOB_WORKERS at once,
+// for a deployment where the API only enqueues (JOB_WORKERS=0 there). It
+// listens on HTTP_ADDR for /livez and /readyz only, and on ADMIN_ADDR for
+// /metrics. On SIGTERM readiness fails, fetching stops, and the running
+// jobs finish within SHUTDOWN_TIMEOUT; those left are cancelled and retried.
+func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.JobWorkers == 0 {
+		return &config.Error{Var: "JOB_WORKERS", Reason: "app worker runs jobs: want at least 1"}
+	}
+	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
+		return err
+	}
+	tel, err := telemetry.Setup(ctx, append(commonTelemetryOptions(cfg, "blog-worker"),
+		telemetry.WithLogWriter(stdout),
+		telemetry.WithSentry(telemetry.SentryConfig{
+			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
+		}),
+	)...)
+	if err != nil {
+		return err
+	}
+	log := tel.Logger
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if serr := tel.Shutdown(sctx); serr != nil {
+			fmt.Fprintln(os.Stderr, "app: telemetry shutdown:", serr)
+		}
+	}()
+
+	w, err := buildWorker(ctx, cfg, tel)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+
+	var draining atomic.Bool
+	probes := &http.Server{
+		Handler:           workerProbes(w.checker, &draining),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	admin := &http.Server{
+		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken, cfg.Pprof),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          probes.ErrorLog,
+	}
+	probesLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		probesLn.Close()
+		return fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go w.checker.Watch(bg, 15*time.Second)
+	if err := w.queue.Start(bg); err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- probes.Serve(probesLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	log.InfoContext(ctx, "worker.started",
+		slog.String("version", version),
+		slog.String("http_port", portOf(probesLn)),
+		slog.String("admin_port", portOf(adminLn)),
+		slog.String("database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0]),
+		slog.Int("job_workers", cfg.JobWorkers),
+		slog.Bool("smtp", cfg.SMTPURL != ""),
+	)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("worker stopped: %w", err)
+	}
+	ctx = context.WithoutCancel(ctx)
+	draining.Store(true)
+	log.InfoContext(ctx, "worker.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
+	defer cancel()
+	err = errors.Join(w.queue.Stop(sctx), probes.Shutdown(sctx), admin.Shutdown(sctx))
+	stopBG()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.InfoContext(ctx, "worker.stopped")
+	return nil
+}
+
+// worker is `app worker` wired together, without its listeners.
+type worker struct {
+	application
+}
+
+// buildWorker opens the database and the job queue with workers, in one
+// "startup" trace as the API's build does.
+func buildWorker(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *worker, err error) {
+	ctx, span := otel.Tracer(scope).Start(ctx, "startup")
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	w := &worker{}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	if w.store, err = sqlstore.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	w.closers = append(w.closers, w.store.Close)
+	if w.queue, err = openJobs(ctx, cfg, tel, w.store, cfg.JobWorkers); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.queue.Close)
+	if w.checker, err = health.New(health.Config{Checks: []health.Check{
+		{Name: "database", Critical: true, Func: w.store.Ping},
+	}}); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.checker.Close)
+	return w, nil
+}
+
+// workerProbes serves the worker's /livez and /readyz, as the API's.
+func workerProbes(checker *health.Checker, draining *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case draining.Load():
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		case !checker.Ready(r.Context()):
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		default:
+			httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Error(w, workerNotFound)
+	})
+	return mux
+}
+
+var workerNotFound = &blog.Error{Code: blog.CodeNotFound, Message: "a worker serves /livez and /readyz only"}
