@@ -30,12 +30,15 @@ type stack struct {
 	sinkDir          string
 	prom             promClient
 	redis            bool
+	mail             *mailpit // nil without bin/mailpit
 	procs            []*testproc.Process
 }
 
 // startStack runs, on free loopback ports: a sink collector standing in for
 // Tempo and Loki, Prometheus with the shipped rules, the collector with the
-// shipped collector/config.yaml, and the real app sending to it.
+// shipped collector/config.yaml, Mailpit, and the real app sending to them.
+// The app runs its background jobs itself (JOB_WORKERS' default), as
+// `make run` does, so that the API's job carries every panel's data.
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	otelcolBin := testproc.Otelcol(t)
@@ -117,10 +120,20 @@ scrape_configs:
 	} else {
 		env = append(env, "REDIS_URL=")
 	}
+	// 3. Mailpit, where the welcome emails go.
+	s.procs = []*testproc.Process{sink, prom, collector}
+	mail, mailProc := startMailpit(t)
+	if mail != nil {
+		env = append(env, "SMTP_URL=smtp://"+mail.smtp)
+		s.mail = mail
+		s.procs = append(s.procs, mailProc)
+	} else {
+		env = append(env, "SMTP_URL=")
+	}
 	app := testproc.Start(t, "app", env, appBin)
 	s.appURL, s.appAdmin = "http://"+appHTTP, "http://"+appAdmin
 	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(s.appURL + "/readyz") }, app)
-	s.procs = []*testproc.Process{sink, prom, collector, app}
+	s.procs = append(s.procs, app)
 	return s
 }
 
@@ -140,6 +153,10 @@ func reachableRedis(t *testing.T) (string, bool) {
 	return "redis://127.0.0.1:6379/15", true
 }
 
+// warmUpEmail is the address warmUp registers: its welcome email is the
+// job the test follows.
+const warmUpEmail = "warmup@example.com"
+
 // warmUp sends a fixed set of requests whose telemetry the test asserts on.
 func (s *stack) warmUp(t *testing.T) {
 	t.Helper()
@@ -158,7 +175,7 @@ func (s *stack) warmUp(t *testing.T) {
 		_, _ = buf.ReadFrom(resp.Body)
 		return resp.StatusCode, buf.Bytes()
 	}
-	creds := map[string]string{"email": "warmup@example.com", "password": "warm-up-password-1"}
+	creds := map[string]string{"email": warmUpEmail, "password": "warm-up-password-1"}
 	if code, body := call("POST", "/api/users", "", creds); code != 201 && code != 409 {
 		t.Fatalf("register: %d %s", code, body)
 	}
@@ -339,6 +356,51 @@ func TestStackEndToEnd(t *testing.T) {
 				return fmt.Errorf("no exemplar with a trace_id among %d series", len(series))
 			}, s.procs...)
 		}
+	})
+
+	t.Run("the welcome email reaches Mailpit, its job in the registration's trace", func(t *testing.T) {
+		if s.mail == nil {
+			missing(t, "bin/mailpit", "run `make bin/mailpit`")
+		}
+		testproc.WaitFor(t, "the welcome email in Mailpit", 30*time.Second, func() error {
+			msgs, err := s.mail.messagesTo(ctx, warmUpEmail)
+			if err != nil {
+				return err
+			}
+			if len(msgs) == 0 {
+				return fmt.Errorf("no message to %s", warmUpEmail)
+			}
+			if m := msgs[0]; m.Subject == "" || m.From.Address == "" {
+				return fmt.Errorf("message %s has no subject or sender: %+v", m.ID, m)
+			}
+			return nil
+		}, s.procs...)
+		// The job's consumer span continues the trace of POST /api/users,
+		// so Tempo shows the request and its job as one trace.
+		var spans []testproc.Span
+		testproc.WaitFor(t, "a job span in a registration's trace", 20*time.Second, func() error {
+			var err error
+			if spans, err = testproc.ReadSpans(tracesPath); err != nil {
+				return err
+			}
+			registrations := map[string]bool{}
+			for _, sp := range spans {
+				if r, _ := testproc.Attr(sp.Attributes, "http.route"); sp.Kind == tracepb.Span_SPAN_KIND_SERVER && r == "/api/users" {
+					registrations[sp.HexTraceID()] = true
+				}
+			}
+			jobs := 0
+			for _, sp := range spans {
+				if sp.Kind != tracepb.Span_SPAN_KIND_CONSUMER || !strings.HasPrefix(sp.Name, "river.work") {
+					continue
+				}
+				jobs++
+				if registrations[sp.HexTraceID()] && len(sp.ParentSpanId) > 0 {
+					return nil
+				}
+			}
+			return fmt.Errorf("%d job spans, %d registration traces, no job span inside one", jobs, len(registrations))
+		}, s.procs...)
 	})
 
 	t.Run("every dashboard query returns data", func(t *testing.T) {
