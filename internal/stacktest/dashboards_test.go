@@ -588,8 +588,9 @@ func checkDashboardsLive(t *testing.T, s *stack) {
 	}
 	t.Logf("%d of %d Prometheus panel queries returned data", total-len(pending), total)
 
-	// The service variable offers its default: label_values(metric, job) is
-	// the job values of the series of metric.
+	// The service variable offers its default and the worker (which serves
+	// no HTTP): label_values(metric, job) is the job values of the series
+	// of metric.
 	for _, d := range loadDashboards(t) {
 		v := d.variable("service")
 		if v == nil {
@@ -602,8 +603,8 @@ func checkDashboardsLive(t *testing.T, s *stack) {
 		var jobs []string
 		if err := s.prom.get(ctx, "/api/v1/label/job/values", url.Values{"match[]": {m[1]}}, &jobs); err != nil {
 			t.Errorf("%s: service variable %s: %v", d.file, v.queryText(), err)
-		} else if !slices.Contains(jobs, defaultService) {
-			t.Errorf("%s: service variable %s offers %v, not its default %s", d.file, v.queryText(), jobs, defaultService)
+		} else if !slices.Contains(jobs, defaultService) || !slices.Contains(jobs, workerServiceName) {
+			t.Errorf("%s: service variable %s offers %v, want its default %s and the worker %s", d.file, v.queryText(), jobs, defaultService, workerServiceName)
 		}
 	}
 }

@@ -38,7 +38,8 @@ type stack struct {
 // Tempo and Loki, Prometheus with the shipped rules, the collector with the
 // shipped collector/config.yaml, Mailpit, and the real app sending to them.
 // The app runs its background jobs itself (JOB_WORKERS' default), as
-// `make run` does, so that the API's job carries every panel's data.
+// `make run` does, so that the API's job carries every panel's data; an
+// `app worker` runs beside it, as in docker-compose.yml.
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	otelcolBin := testproc.Otelcol(t)
@@ -48,6 +49,7 @@ func startStack(t *testing.T) *stack {
 	s := &stack{}
 
 	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	workerHTTP, workerAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	colMetrics := testenv.FreeAddr(t)
 	promAddr := testenv.FreeAddr(t)
 
@@ -67,13 +69,19 @@ scrape_configs:
   - job_name: blog-api
     authorization:
       type: Bearer
-      credentials_file: %s
+      credentials_file: %[2]s
     static_configs:
-      - targets: [%q]
+      - targets: [%[3]q]
+  - job_name: %[5]s
+    authorization:
+      type: Bearer
+      credentials_file: %[2]s
+    static_configs:
+      - targets: [%[4]q]
   - job_name: otel-collector
     static_configs:
-      - targets: [%q]
-`, testproc.RepoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, colMetrics)
+      - targets: [%[6]q]
+`, testproc.RepoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, workerAdmin, workerServiceName, colMetrics)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(promCfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -134,6 +142,16 @@ scrape_configs:
 	s.appURL, s.appAdmin = "http://"+appHTTP, "http://"+appAdmin
 	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(s.appURL + "/readyz") }, app)
 	s.procs = append(s.procs, app)
+
+	// 5. `app worker`, configured as the app, but on a database of its own:
+	// two processes polling one SQLite file would contend for its lock, and
+	// the API works the jobs here. It shows what the dashboards need of a
+	// worker: its /metrics under its own job, which $service lists.
+	wenv := append(slices.Clone(env), "HTTP_ADDR="+workerHTTP, "ADMIN_ADDR="+workerAdmin,
+		"DATABASE_URL=sqlite:"+filepath.Join(dir, "worker.db"), "OTEL_SERVICE_NAME="+workerServiceName, "JOB_WORKERS=1")
+	worker := testproc.Start(t, "worker", wenv, appBin, "worker")
+	testproc.WaitFor(t, "worker ready", 60*time.Second, func() error { return testproc.HTTPOK("http://" + workerHTTP + "/readyz") }, worker)
+	s.procs = append(s.procs, worker)
 	return s
 }
 
@@ -321,6 +339,7 @@ func TestStackEndToEnd(t *testing.T) {
 			`sum(traces_span_metrics_calls_total{service_name="blog-api"})`,
 			`sum(http_server_request_duration_seconds_count{job="blog-api"})`,
 			`up{job="otel-collector"} == 1`,
+			`up{job="` + workerServiceName + `"} == 1`,
 			`job:slo_availability_errors:ratio_rate5m{job="blog-api"}`,
 		} {
 			testproc.WaitFor(t, expr, 30*time.Second, func() error {
