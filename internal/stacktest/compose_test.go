@@ -184,7 +184,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"app":            {"otel-collector", "postgres", "redis"},
-		"worker":         {"app", "mailpit", "otel-collector", "postgres"},
+		"worker":         {"mailpit", "otel-collector", "postgres"},
 		"otel-collector": {"loki", "prometheus", "tempo"},
 		"grafana":        {"loki", "prometheus", "tempo"},
 	} {
