@@ -1,0 +1,100 @@
+package testproc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"example.com/otelstarter/internal/testenv"
+)
+
+// Mailpit is a running bin/mailpit (`make bin/mailpit`, at the version
+// docker-compose.yml runs): an SMTP server and an inbox with an HTTP API.
+type Mailpit struct {
+	SMTP string // host:port of the SMTP listener
+	API  string // base URL of the web UI and API
+	*Process
+	args []string
+	bin  string
+	tb   testing.TB
+}
+
+// StartMailpit runs bin/mailpit on free loopback ports, its database in the
+// test's temporary directory. Without bin/mailpit the test fails in CI and
+// is skipped, loudly, elsewhere.
+func StartMailpit(tb testing.TB) *Mailpit {
+	tb.Helper()
+	bin := RepoPath(tb, "bin", "mailpit")
+	if _, err := os.Stat(bin); err != nil {
+		testenv.Missing(tb, "Mailpit bin/mailpit (build it with `make bin/mailpit`)", "PATH", err)
+	}
+	m := &Mailpit{SMTP: testenv.FreeAddr(tb), bin: bin, tb: tb}
+	ui := testenv.FreeAddr(tb)
+	m.API = "http://" + ui
+	// --disable-version-check: the check would call api.github.com.
+	m.args = []string{"--smtp", m.SMTP, "--listen", ui, "--database", tb.TempDir() + "/mailpit.db",
+		"--disable-version-check", "--quiet"}
+	m.Restart()
+	return m
+}
+
+// Restart starts Mailpit again on the same ports after Stop, with the
+// messages it held.
+func (m *Mailpit) Restart() {
+	m.tb.Helper()
+	m.Process = Start(m.tb, "mailpit", nil, m.bin, m.args...)
+	WaitFor(m.tb, "mailpit ready", 30*time.Second, func() error { return HTTPOK(m.API + "/readyz") }, m.Process)
+}
+
+// MailpitMessage is the part of a message summary of Mailpit's API the
+// tests read.
+type MailpitMessage struct {
+	ID      string
+	From    struct{ Name, Address string }
+	To      []struct{ Name, Address string }
+	Subject string
+	Snippet string // the start of the text body
+}
+
+// MessagesTo returns the messages Mailpit holds for the address to
+// (GET /api/v1/search).
+func (m *Mailpit) MessagesTo(ctx context.Context, to string) ([]MailpitMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	status, body, err := Get(ctx, m.API+"/api/v1/search?"+url.Values{"query": {"to:" + to}}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("mailpit search: %d %s", status, Tail(string(body), 300))
+	}
+	var res struct{ Messages []MailpitMessage }
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("mailpit search: %w", err)
+	}
+	return res.Messages, nil
+}
+
+// WaitForMessageTo waits up to timeout for a message to the address to and
+// returns it.
+func (m *Mailpit) WaitForMessageTo(tb testing.TB, to string, timeout time.Duration, procs ...*Process) MailpitMessage {
+	tb.Helper()
+	var got MailpitMessage
+	WaitFor(tb, "a message in Mailpit", timeout, func() error {
+		msgs, err := m.MessagesTo(context.Background(), to)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return fmt.Errorf("no message yet")
+		}
+		got = msgs[0]
+		return nil
+	}, append(procs, m.Process)...)
+	return got
+}
