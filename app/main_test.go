@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/telemetry/telemetrytest"
 	"github.com/coder/websocket"
 )
 
@@ -36,12 +37,19 @@ func TestBadConfigStopsTheStartWithOneLine(t *testing.T) {
 		{"SENTRY_DSN", "not a dsn"},
 		{"OTEL_TRACES_SAMPLER", "sometimes"},
 		{"OTEL_TRACES_EXPORTER", "carrier-pigeon"},
+		{"SMTP_URL", "smtp://user:hunter2@"},
+		{"SMTP_URL", "http://user:hunter2@mail"},
+		{"SMTP_FROM", "hunter2 is no address"},
+		{"JOB_WORKERS", "-1"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			// OTEL_* are read from the process environment by the SDK.
-			env := map[string]string{tc.key: tc.val, "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")}
+			env := map[string]string{tc.key: tc.val, "DATABASE_URL": "sqlite::memory:"}
 			if tc.key == "DATABASE_URL" {
 				env["DATABASE_URL"] = tc.val
+			}
+			if tc.key == "SMTP_FROM" {
+				env["SMTP_URL"] = "smtp://localhost:1025"
 			}
 			if strings.HasPrefix(tc.key, "OTEL_") {
 				t.Setenv(tc.key, tc.val)
@@ -52,7 +60,7 @@ func TestBadConfigStopsTheStartWithOneLine(t *testing.T) {
 				t.Fatal("started with a bad value")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, tc.key) || strings.Contains(msg, "\n") || strings.Contains(msg, "hunter2") {
+			if !strings.Contains(msg, tc.key) || strings.Contains(msg, "\n") || (strings.Contains(msg, "hunter2") && tc.key != "SMTP_FROM") {
 				t.Fatalf("error = %q: want one line naming %s, without secrets", msg, tc.key)
 			}
 		})
@@ -194,5 +202,72 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 	if last["msg"] != "server.stopped" {
 		t.Fatalf("last line = %v, want server.stopped", last)
+	}
+}
+
+// TestWorkerCommand: `app worker` answers its probes, serves its metrics on
+// the admin listener, names itself blog-worker, and stops cleanly.
+func TestWorkerCommand(t *testing.T) {
+	httpAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "blog.db"),
+		"HTTP_ADDR":    httpAddr,
+		"ADMIN_ADDR":   adminAddr,
+		"JOB_WORKERS":  "2",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out telemetrytest.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"worker"}, func(k string) string { return env[k] }, &out, io.Discard)
+	}()
+
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := get("http://" + httpAddr + "/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker is not ready after 30 s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := get("http://" + httpAddr + "/livez"); code != http.StatusOK {
+		t.Errorf("/livez = %d", code)
+	}
+	if code, body := get("http://" + httpAddr + "/api/posts"); code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
+		t.Errorf("/api/posts on a worker = %d %s, want a JSON 404", code, body)
+	}
+	if code, body := get("http://" + adminAddr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "jobs_backlog{") || !strings.Contains(body, "jobs_discarded_total{") || !strings.Contains(body, `service_name="blog-worker"`) {
+		t.Errorf("/metrics = %d, want the jobs metrics:\n%.2000s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not stop within 30 s of its signal")
+	}
+	for _, msg := range []string{`"msg":"worker.started"`, `"msg":"worker.stopped"`} {
+		if !strings.Contains(out.String(), msg) {
+			t.Errorf("no %s line in:\n%s", msg, out.String())
+		}
+	}
+
+	env["JOB_WORKERS"] = "0"
+	if err := run(context.Background(), []string{"worker"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "JOB_WORKERS") {
+		t.Errorf("app worker with JOB_WORKERS=0: %v, want an error naming JOB_WORKERS", err)
 	}
 }

@@ -25,9 +25,9 @@ type Mailpit struct {
 }
 
 // StartMailpit runs bin/mailpit on free loopback ports, its database in the
-// test's temporary directory. Without bin/mailpit the test fails in CI and
-// is skipped, loudly, elsewhere.
-func StartMailpit(tb testing.TB) *Mailpit {
+// test's temporary directory, with Mailpit's flags args added. Without
+// bin/mailpit the test fails in CI and is skipped, loudly, elsewhere.
+func StartMailpit(tb testing.TB, args ...string) *Mailpit {
 	tb.Helper()
 	bin := RepoPath(tb, "bin", "mailpit")
 	if _, err := os.Stat(bin); err != nil {
@@ -39,6 +39,7 @@ func StartMailpit(tb testing.TB) *Mailpit {
 	// --disable-version-check: the check would call api.github.com.
 	m.args = []string{"--smtp", m.SMTP, "--listen", ui, "--database", tb.TempDir() + "/mailpit.db",
 		"--disable-version-check", "--quiet"}
+	m.args = append(m.args, args...)
 	m.Restart()
 	return m
 }

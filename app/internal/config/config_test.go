@@ -81,6 +81,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"BCRYPT_COST", c.BcryptCost, 10},
 		{"REQUEST_TIMEOUT", c.RequestTimeout, 10 * time.Second},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 20 * time.Second},
+		{"JOB_WORKERS", c.JobWorkers, 10},
+		{"SMTP_URL", c.SMTPURL, ""},
+		{"SMTP_FROM", c.SMTPFrom, "Blog <no-reply@blog.localhost>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,6 +130,10 @@ func TestLoadValues(t *testing.T) {
 			}},
 		{"metrics token and frontend dir", map[string]string{"METRICS_TOKEN": "tok", "FRONTEND_DIR": "/srv/www"},
 			func(c *config.Config) bool { return c.MetricsToken == "tok" && c.FrontendDir == "/srv/www" }},
+		{"JOB_WORKERS 0 only enqueues", map[string]string{"JOB_WORKERS": "0"},
+			func(c *config.Config) bool { return c.JobWorkers == 0 }},
+		{"SMTP settings", map[string]string{"SMTP_URL": "smtp://u:p@mail:587", "SMTP_FROM": "a@b.example"},
+			func(c *config.Config) bool { return c.SMTPURL == "smtp://u:p@mail:587" && c.SMTPFrom == "a@b.example" }},
 		{"port 0 is allowed", map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "localhost:9999"},
 			func(c *config.Config) bool { return c.HTTPAddr == "127.0.0.1:0" && c.AdminAddr == "localhost:9999" }},
 	}
@@ -196,6 +203,10 @@ func TestLoadErrors(t *testing.T) {
 		{"ADMIN_ADDR port too large", map[string]string{"ADMIN_ADDR": "127.0.0.1:99999"}, "ADMIN_ADDR", ""},
 		{"ADMIN_ADDR equal to HTTP_ADDR", map[string]string{"HTTP_ADDR": ":9000", "ADMIN_ADDR": ":9000"}, "ADMIN_ADDR", ""},
 		{"ADMIN_ADDR equal to default HTTP_ADDR", map[string]string{"ADMIN_ADDR": ":8080"}, "ADMIN_ADDR", ""},
+
+		{"JOB_WORKERS negative", map[string]string{"JOB_WORKERS": "-1"}, "JOB_WORKERS", ""},
+		{"JOB_WORKERS not a number", map[string]string{"JOB_WORKERS": "many"}, "JOB_WORKERS", ""},
+		{"JOB_WORKERS too many", map[string]string{"JOB_WORKERS": "10001"}, "JOB_WORKERS", ""},
 
 		{"REDIS_URL wrong scheme", map[string]string{"REDIS_URL": "http://:s3cret@cache:6379/0"}, "REDIS_URL", "s3cret"},
 		{"REDIS_URL no scheme", map[string]string{"REDIS_URL": "cache:6379"}, "REDIS_URL", ""},

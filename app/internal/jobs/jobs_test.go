@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -227,4 +228,42 @@ func names(m map[string]sdktrace.ReadOnlySpan) []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// TestBacklogIsReported: with nobody working them (JOB_WORKERS=0), the jobs
+// wait, and the gauges say how many and for how long.
+func TestBacklogIsReported(t *testing.T) {
+	tel := telemetrytest.New(t)
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	q, err := jobs.Open(ctx, jobs.Config{DatabaseURL: "sqlite::memory:", DB: store.DB(), Migrate: store.WithMigrationLock, Workers: 0, Users: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	store.OnCreateUser(func(ctx context.Context, tx *sql.Tx, u blog.User) error { return q.EnqueueWelcomeTx(ctx, tx, u.ID) })
+	for _, email := range []string{"one@example.com", "two@example.com"} {
+		if _, err := store.CreateUser(ctx, email, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // an age above zero
+
+	backlog := telemetrytest.Find[metricdata.Gauge[int64]](t, tel.Metrics, "jobs.backlog")
+	got := map[string]int64{}
+	for _, dp := range backlog.DataPoints {
+		state, _ := dp.Attributes.Value("state")
+		got[state.AsString()] = dp.Value
+	}
+	if got["available"] != 2 || got["retryable"] != 0 {
+		t.Errorf("jobs.backlog = %v, want available 2, retryable 0", got)
+	}
+	age := telemetrytest.Find[metricdata.Gauge[float64]](t, tel.Metrics, "jobs.oldest_available_age")
+	if len(age.DataPoints) != 1 || age.DataPoints[0].Value <= 0 || age.DataPoints[0].Value > 60 {
+		t.Errorf("jobs.oldest_available_age = %+v, want one point of a few milliseconds", age.DataPoints)
+	}
 }

@@ -107,3 +107,27 @@ func TestFailureNamesNoRecipient(t *testing.T) {
 		t.Errorf("the recipient reached the telemetry")
 	}
 }
+
+// TestRefusedRecipientIsPermanentAndUnnamed: a server that refuses the
+// address for good (550, echoing it, as many do) gives a permanent error
+// that names neither in its text nor in the span.
+func TestRefusedRecipientIsPermanentAndUnnamed(t *testing.T) {
+	tel := telemetrytest.New(t)
+	mp := testproc.StartMailpit(t, "--smtp-allowed-recipients", "^allowed@")
+	_, port, _ := strings.Cut(mp.SMTP, ":")
+	m, err := mailer.New(mailer.Config{URL: "smtp://localhost:" + port, From: "no-reply@blog.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const to = "refused.person@example.org"
+	err = m.Send(context.Background(), mailer.Message{To: to, Subject: "s", Text: "t"})
+	if err == nil {
+		t.Fatal("the server accepted a recipient it was told to refuse")
+	}
+	if !mailer.Permanent(err) {
+		t.Errorf("Permanent(%v) = false, want true for a 5xx answer to RCPT TO", err)
+	}
+	if strings.Contains(err.Error(), to) || strings.Contains(tel.Dump(t), to) {
+		t.Errorf("the refused recipient is named: %v", err)
+	}
+}
