@@ -70,7 +70,7 @@ func TestSendThroughMailpit(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range spans[0].Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["server.address"] != "localhost" || attrs["server.port"] != port {
 		t.Errorf("span attributes %v, want server.address localhost and server.port %s", attrs, port)
