@@ -477,5 +477,6 @@ func commonTelemetryOptions(cfg *config.Config, service string) []telemetry.Opti
 		telemetry.WithEnvironment(cfg.SentryEnvironment),
 		telemetry.WithLogLevel(cfg.LogLevel),
 		telemetry.WithLogFormat(cfg.LogFormat),
+		telemetry.WithView(jobs.Views()...),
 	}
 }

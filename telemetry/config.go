@@ -29,6 +29,7 @@ type config struct {
 	sentry *SentryConfig
 
 	spanProcessors []sdktrace.SpanProcessor
+	views          []sdkmetric.View
 	readers        []sdkmetric.Reader
 	logOpts        []sdklog.LoggerProviderOption
 	noGlobals      bool
@@ -118,6 +119,15 @@ func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
 // Prometheus exporter. Tests use sdkmetric.NewManualReader.
 func WithMetricReader(r sdkmetric.Reader) Option {
 	return optionFunc(func(c *config) { c.readers = append(c.readers, r) })
+}
+
+// WithView adds views to the meter provider, after the kit's own: how an
+// instrumentation library's metrics are aggregated, renamed or dropped. A
+// library that records durations in seconds without bucket advice lands in
+// the SDK's default buckets (0 to 10000, meant for milliseconds); a view
+// with AggregationExplicitBucketHistogram gives it buckets that fit.
+func WithView(views ...sdkmetric.View) Option {
+	return optionFunc(func(c *config) { c.views = append(c.views, views...) })
 }
 
 // WithLoggerProviderOptions adds options to the SDK logger provider. Adding a

@@ -1,11 +1,18 @@
 package telemetry_test
 
 import (
-	"example.com/otelstarter/telemetry"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"example.com/otelstarter/telemetry"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 func scrape(tb testing.TB, h http.Handler, accept string) (string, string) {
@@ -71,5 +78,29 @@ func TestMetricsHandler(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWithView: a library's histogram in seconds gets the buckets a view
+// gives it, on /metrics, instead of the SDK's millisecond defaults.
+func TestWithView(t *testing.T) {
+	view := sdkmetric.NewView(
+		sdkmetric.Instrument{Name: "lib.*duration", Kind: sdkmetric.InstrumentKindHistogram},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{0.1, 1, 10}}},
+	)
+	tel := telemetrytest.New(t, telemetry.WithView(view))
+	h, err := otel.Meter("lib").Float64Histogram("lib.work.duration", metric.WithUnit("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Record(context.Background(), 0.5)
+	body, _ := scrape(t, tel.MetricsHandler(), "")
+	for _, le := range []string{`le="0.1"`, `le="1"`, `le="10"`} {
+		if !strings.Contains(body, "lib_work_duration_seconds_bucket{") || !strings.Contains(body, le) {
+			t.Errorf("no bucket %s in:\n%s", le, body)
+		}
+	}
+	if strings.Contains(body, `lib_work_duration_seconds_bucket{otel_scope_name="lib",otel_scope_schema_url="",otel_scope_version="",le="5000"}`) {
+		t.Error("the SDK's default buckets are still there")
 	}
 }

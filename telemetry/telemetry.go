@@ -148,7 +148,8 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prometheus exporter: %w", err)
 	}
-	meterOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp), sdkmetric.WithView(httpServerView)}
+	meterOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp),
+		sdkmetric.WithView(append([]sdkmetric.View{httpServerView}, cfg.views...)...)}
 	// The Prometheus exporter above is the "prometheus" exporter; autoexport
 	// builds the push readers ("otlp", "console").
 	var pushNames []string

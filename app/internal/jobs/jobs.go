@@ -38,6 +38,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/mailer"
@@ -319,4 +321,21 @@ func registerBacklog(client *river.Client[*sql.Tx], db *sql.DB) (metric.Registra
 		o.ObserveFloat64(oldest, age)
 		return nil
 	}, backlog, oldest)
+}
+
+// Views are the metric views the jobs' metrics need (telemetry.WithView):
+// otelriver records durations in seconds without bucket advice, which the
+// SDK's default buckets (0 to 10000, for milliseconds) would make useless
+// for a p95. These span 5 ms to 2 min, a job's range.
+func Views() []sdkmetric.View {
+	return []sdkmetric.View{sdkmetric.NewView(
+		sdkmetric.Instrument{
+			Name:  "river.*duration*",
+			Kind:  sdkmetric.InstrumentKindHistogram,
+			Scope: instrumentation.Scope{Name: "github.com/riverqueue/rivercontrib/otelriver"},
+		},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{
+			Boundaries: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
+		}},
+	)}
 }
