@@ -47,5 +47,5 @@ audit: ## npm audit of the frontend's production dependencies (high and critical
 		cat "$$out"; exit 1; \
 	fi
 
-test-leak: bin/otelcol ## the leak proof: the real app through the shipped collector; no secret in any sink
+test-leak: bin/otelcol bin/mailpit ## the leak proof: the real app through the shipped collector; no secret in any sink
 	$(GO) test -count=1 -v ./internal/leaktest/

@@ -124,6 +124,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		testenv.FreeAddr(t), promWrite.URL+"/api/v1/write",
 		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100", "OTELCOL_TAIL_DECISION_WAIT=1s", "OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s")
 
+	// The welcome email's job takes the worst path: the mail server refuses
+	// the recipient and echoes the address in its answer, as many do; the
+	// job is then cancelled, logged as an error and sent to Sentry.
+	mail := testproc.StartMailpit(t, "--smtp-allowed-recipients", "^nobody-is-allowed@")
+	_, smtpPort, _ := strings.Cut(mail.SMTP, ":")
+
 	dbPath := filepath.Join(dir, "blog.db")
 	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	app := testproc.Start(t, "app", []string{
@@ -150,6 +156,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"SENTRY_DSN=" + backendDSN,
 		"SENTRY_FRONTEND_DSN=" + frontendDSN,
 		"SENTRY_ENVIRONMENT=development",
+		"SMTP_URL=smtp://localhost:" + smtpPort,
 	}, appBin)
 	base := "http://" + appHTTP
 	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app, s.Collector, s.Sink)
@@ -159,6 +166,12 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	creds := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
 	const js = "application/json"
 	c.want(c.do("POST", "/api/users", js, creds, ""), 201, "register")
+	testproc.WaitFor(t, "the welcome email's job to be discarded", 30*time.Second, func() error {
+		if !strings.Contains(app.Output(), `"msg":"job.discarded"`) {
+			return fmt.Errorf("no job.discarded line yet")
+		}
+		return nil
+	}, app)
 	var login struct {
 		Token string `json:"token"`
 	}
