@@ -471,12 +471,11 @@ func telemetryOptions(cfg *config.Config) []telemetry.Option {
 // commonTelemetryOptions are the settings of every command: the default
 // service name (OTEL_SERVICE_NAME wins), the version, the logs.
 func commonTelemetryOptions(cfg *config.Config, service string) []telemetry.Option {
-	return []telemetry.Option{
+	return append(jobs.TelemetryOptions(),
 		telemetry.WithServiceName(service),
 		telemetry.WithServiceVersion(version),
 		telemetry.WithEnvironment(cfg.SentryEnvironment),
 		telemetry.WithLogLevel(cfg.LogLevel),
 		telemetry.WithLogFormat(cfg.LogFormat),
-		telemetry.WithView(jobs.Views()...),
-	}
+	)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/getsentry/sentry-go"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -121,13 +122,19 @@ func WithMetricReader(r sdkmetric.Reader) Option {
 	return optionFunc(func(c *config) { c.readers = append(c.readers, r) })
 }
 
-// WithView adds views to the meter provider, after the kit's own: how an
-// instrumentation library's metrics are aggregated, renamed or dropped. A
-// library that records durations in seconds without bucket advice lands in
-// the SDK's default buckets (0 to 10000, meant for milliseconds); a view
-// with AggregationExplicitBucketHistogram gives it buckets that fit.
-func WithView(views ...sdkmetric.View) Option {
-	return optionFunc(func(c *config) { c.views = append(c.views, views...) })
+// WithHistogramBuckets sets the bucket boundaries of the histograms that the
+// instrumentation scope records under a name matching name (a pattern with
+// the '*' and '?' wildcards of SDK views). A library that records durations
+// in seconds without bucket advice lands in the SDK's default buckets (0 to
+// 10000, meant for milliseconds), where every observation falls in the
+// first one or two and a p95 means nothing.
+func WithHistogramBuckets(scope, name string, boundaries ...float64) Option {
+	return optionFunc(func(c *config) {
+		c.views = append(c.views, sdkmetric.NewView(
+			sdkmetric.Instrument{Name: name, Kind: sdkmetric.InstrumentKindHistogram, Scope: instrumentation.Scope{Name: scope}},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: boundaries}},
+		))
+	})
 }
 
 // WithLoggerProviderOptions adds options to the SDK logger provider. Adding a

@@ -9,7 +9,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"example.com/otelstarter/telemetry"
 	"example.com/otelstarter/telemetry/telemetrytest"
@@ -81,14 +80,10 @@ func TestMetricsHandler(t *testing.T) {
 	}
 }
 
-// TestWithView: a library's histogram in seconds gets the buckets a view
-// gives it, on /metrics, instead of the SDK's millisecond defaults.
-func TestWithView(t *testing.T) {
-	view := sdkmetric.NewView(
-		sdkmetric.Instrument{Name: "lib.*duration", Kind: sdkmetric.InstrumentKindHistogram},
-		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{0.1, 1, 10}}},
-	)
-	tel := telemetrytest.New(t, telemetry.WithView(view))
+// TestWithHistogramBuckets: a library's histogram in seconds gets the
+// buckets given, on /metrics, instead of the SDK's millisecond defaults.
+func TestWithHistogramBuckets(t *testing.T) {
+	tel := telemetrytest.New(t, telemetry.WithHistogramBuckets("lib", "lib.*duration", 0.1, 1, 10))
 	h, err := otel.Meter("lib").Float64Histogram("lib.work.duration", metric.WithUnit("s"))
 	if err != nil {
 		t.Fatal(err)

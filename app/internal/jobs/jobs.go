@@ -38,11 +38,10 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/mailer"
+	"example.com/otelstarter/telemetry"
 )
 
 // Users finds the recipient of an email: a job carries the user's ID, never
@@ -323,19 +322,13 @@ func registerBacklog(client *river.Client[*sql.Tx], db *sql.DB) (metric.Registra
 	}, backlog, oldest)
 }
 
-// Views are the metric views the jobs' metrics need (telemetry.WithView):
-// otelriver records durations in seconds without bucket advice, which the
-// SDK's default buckets (0 to 10000, for milliseconds) would make useless
+// TelemetryOptions are the settings the jobs' metrics need from
+// telemetry.Setup: otelriver records durations in seconds without bucket
+// advice, which the SDK's default buckets (for milliseconds) make useless
 // for a p95. These span 5 ms to 2 min, a job's range.
-func Views() []sdkmetric.View {
-	return []sdkmetric.View{sdkmetric.NewView(
-		sdkmetric.Instrument{
-			Name:  "river.*duration*",
-			Kind:  sdkmetric.InstrumentKindHistogram,
-			Scope: instrumentation.Scope{Name: "github.com/riverqueue/rivercontrib/otelriver"},
-		},
-		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{
-			Boundaries: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
-		}},
+func TelemetryOptions() []telemetry.Option {
+	return []telemetry.Option{telemetry.WithHistogramBuckets(
+		"github.com/riverqueue/rivercontrib/otelriver", "river.*duration*",
+		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 	)}
 }

@@ -105,7 +105,7 @@ func open(t *testing.T, url string, m jobs.Mailer) (*sqlstore.Store, *jobs.Queue
 func TestWelcomeEmailIsInTheRegistrationsTrace(t *testing.T) {
 	for name, url := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			tel := telemetrytest.New(t)
+			tel := telemetrytest.New(t, jobs.TelemetryOptions()...)
 			m := newFakeMailer()
 			store, _ := open(t, url(t), m)
 
@@ -153,6 +153,11 @@ func TestWelcomeEmailIsInTheRegistrationsTrace(t *testing.T) {
 			}
 			if strings.Contains(tel.Dump(t), u.Email) {
 				t.Errorf("the recipient's address reached the telemetry:\n%s", tel.Dump(t))
+			}
+			// Seconds buckets, not the SDK's millisecond defaults.
+			h := telemetrytest.Find[metricdata.Histogram[float64]](t, tel.Metrics, "river.work_duration_histogram")
+			if len(h.DataPoints) == 0 || h.DataPoints[0].Bounds[0] != 0.005 {
+				t.Errorf("river.work_duration_histogram bounds: %+v, want from 0.005 s", h.DataPoints)
 			}
 		})
 	}
