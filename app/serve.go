@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,23 +50,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
 		return err
 	}
-	tel, err := telemetry.Setup(ctx, append(telemetryOptions(cfg),
-		telemetry.WithLogWriter(stdout),
-		telemetry.WithSentry(telemetry.SentryConfig{
-			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
-		}),
-	)...)
+	tel, err := setupTelemetry(ctx, cfg, stdout, telemetryOptions(cfg))
 	if err != nil {
 		return err
 	}
+	defer shutdownTelemetry(ctx, tel)
 	log := tel.Logger
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if serr := tel.Shutdown(sctx); serr != nil {
-			fmt.Fprintln(os.Stderr, "app: telemetry shutdown:", serr)
-		}
-	}()
 
 	a, err := build(ctx, cfg, tel)
 	if err != nil {
@@ -106,21 +96,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	public.RegisterOnShutdown(hub.Close)
-	admin := &http.Server{
-		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken, cfg.Pprof),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          errLog,
-	}
-
-	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	admin := newAdminServer(tel, cfg, errLog)
+	publicLn, adminLn, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
-	}
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		publicLn.Close()
-		return fmt.Errorf("ADMIN_ADDR: %w", err)
+		return err
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -184,6 +163,50 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	log.InfoContext(ctx, "server.stopped")
 	return nil
+}
+
+// setupTelemetry sets up telemetry for a command of the app: its options,
+// logs to stdout, errors to SENTRY_DSN.
+func setupTelemetry(ctx context.Context, cfg *config.Config, stdout io.Writer, opts []telemetry.Option) (*telemetry.Telemetry, error) {
+	return telemetry.Setup(ctx, append(opts,
+		telemetry.WithLogWriter(stdout),
+		telemetry.WithSentry(telemetry.SentryConfig{
+			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
+		}),
+	)...)
+}
+
+// shutdownTelemetry flushes what is buffered, within 10 s, even after ctx
+// is done.
+func shutdownTelemetry(ctx context.Context, tel *telemetry.Telemetry) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "app: telemetry shutdown:", err)
+	}
+}
+
+// newAdminServer serves the admin listener: /metrics and, with PPROF, the
+// profiles.
+func newAdminServer(tel *telemetry.Telemetry, cfg *config.Config, errLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken, cfg.Pprof),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          errLog,
+	}
+}
+
+// listen opens HTTP_ADDR and ADMIN_ADDR.
+func listen(cfg *config.Config) (public, admin net.Listener, err error) {
+	if public, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, nil, fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	if admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		public.Close()
+		return nil, nil, fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+	return public, admin, nil
 }
 
 func portOf(l net.Listener) string {

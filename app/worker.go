@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,23 +38,12 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
 		return err
 	}
-	tel, err := telemetry.Setup(ctx, append(commonTelemetryOptions(cfg, "blog-worker"),
-		telemetry.WithLogWriter(stdout),
-		telemetry.WithSentry(telemetry.SentryConfig{
-			DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: version,
-		}),
-	)...)
+	tel, err := setupTelemetry(ctx, cfg, stdout, commonTelemetryOptions(cfg, "blog-worker"))
 	if err != nil {
 		return err
 	}
+	defer shutdownTelemetry(ctx, tel)
 	log := tel.Logger
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if serr := tel.Shutdown(sctx); serr != nil {
-			fmt.Fprintln(os.Stderr, "app: telemetry shutdown:", serr)
-		}
-	}()
 
 	w, err := buildWorker(ctx, cfg, tel)
 	if err != nil {
@@ -65,26 +52,17 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 	defer w.close()
 
 	var draining atomic.Bool
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	probes := &http.Server{
 		Handler:           workerProbes(w.checker, &draining),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          errLog,
 	}
-	admin := &http.Server{
-		Handler:           adminHandler(tel.MetricsHandler(), cfg.MetricsToken, cfg.Pprof),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          probes.ErrorLog,
-	}
-	probesLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	admin := newAdminServer(tel, cfg, errLog)
+	probesLn, adminLn, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
-	}
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		probesLn.Close()
-		return fmt.Errorf("ADMIN_ADDR: %w", err)
+		return err
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -181,18 +180,8 @@ func (s *stack) warmUp(t *testing.T) {
 	t.Helper()
 	call := func(method, path, token string, body any) (int, []byte) {
 		t.Helper()
-		req, err := testproc.NewJSONRequest(context.Background(), method, s.appURL+path, token, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(resp.Body)
-		return resp.StatusCode, buf.Bytes()
+		code, _, data := apiCall(t, s.appURL, method, path, token, body)
+		return code, data
 	}
 	creds := map[string]string{"email": warmUpEmail, "password": "warm-up-password-1"}
 	if code, body := call("POST", "/api/users", "", creds); code != 201 && code != 409 {

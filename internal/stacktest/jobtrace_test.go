@@ -168,7 +168,7 @@ func oneTraceAcrossProcesses(t *testing.T, otelcolBin, appBin, databaseURL, redi
 	}
 	defer conn.CloseNow()
 	time.Sleep(500 * time.Millisecond) // B's subscription to the channel
-	status, hdr, body := call(t, a, "POST", "/api/posts", token, map[string]string{"title": "across", "body": "from A to B"})
+	status, hdr, body := apiCall(t, a, "POST", "/api/posts", token, map[string]string{"title": "across", "body": "from A to B"})
 	if status != http.StatusCreated {
 		t.Fatalf("create post: %d %s", status, body)
 	}
@@ -262,8 +262,8 @@ func oneTraceAcrossProcesses(t *testing.T, otelcolBin, appBin, databaseURL, redi
 	mail.WaitForMessageTo(t, second, 90*time.Second, worker)
 }
 
-// call sends a JSON request to the API at base.
-func call(t *testing.T, base, method, path, token string, body any) (int, http.Header, []byte) {
+// apiCall sends a JSON request to the API at base.
+func apiCall(t *testing.T, base, method, path, token string, body any) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := testproc.NewJSONRequest(context.Background(), method, base+path, token, body)
 	if err != nil {
@@ -287,7 +287,7 @@ const testPassword = "a long enough password"
 // request's X-Request-Id, its trace ID.
 func register(t *testing.T, base, email string) string {
 	t.Helper()
-	status, hdr, body := call(t, base, "POST", "/api/users", "", map[string]string{"email": email, "password": testPassword})
+	status, hdr, body := apiCall(t, base, "POST", "/api/users", "", map[string]string{"email": email, "password": testPassword})
 	if status != http.StatusCreated {
 		t.Fatalf("register: %d %s", status, body)
 	}
@@ -297,7 +297,7 @@ func register(t *testing.T, base, email string) string {
 // login returns a session token of email.
 func login(t *testing.T, base, email string) string {
 	t.Helper()
-	status, _, body := call(t, base, "POST", "/api/login", "", map[string]string{"email": email, "password": testPassword})
+	status, _, body := apiCall(t, base, "POST", "/api/login", "", map[string]string{"email": email, "password": testPassword})
 	var res struct{ Token string }
 	if status != http.StatusOK || json.Unmarshal(body, &res) != nil || res.Token == "" {
 		t.Fatalf("login: %d %s", status, body)
