@@ -65,18 +65,9 @@ type MailpitMessage struct {
 // MessagesTo returns the messages Mailpit holds for the address to
 // (GET /api/v1/search).
 func (m *Mailpit) MessagesTo(ctx context.Context, to string) ([]MailpitMessage, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	status, body, err := Get(ctx, m.API+"/api/v1/search?"+url.Values{"query": {"to:" + to}}.Encode())
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("mailpit search: %d %s", status, Tail(string(body), 300))
-	}
 	var res struct{ Messages []MailpitMessage }
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, fmt.Errorf("mailpit search: %w", err)
+	if err := m.getJSON(ctx, "/api/v1/search?"+url.Values{"query": {"to:" + to}}.Encode(), &res); err != nil {
+		return nil, err
 	}
 	return res.Messages, nil
 }
@@ -98,4 +89,40 @@ func (m *Mailpit) WaitForMessageTo(tb testing.TB, to string, timeout time.Durati
 		return nil
 	}, append(procs, m.Process)...)
 	return got
+}
+
+// Messages returns the summaries of every message Mailpit holds, newest
+// first (GET /api/v1/messages).
+func (m *Mailpit) Messages(ctx context.Context) ([]MailpitMessage, error) {
+	var res struct{ Messages []MailpitMessage }
+	if err := m.getJSON(ctx, "/api/v1/messages?limit=500", &res); err != nil {
+		return nil, err
+	}
+	return res.Messages, nil
+}
+
+// Text returns the plain-text and HTML bodies of message id
+// (GET /api/v1/message/{id}).
+func (m *Mailpit) Text(ctx context.Context, id string) (text, html string, err error) {
+	var msg struct{ Text, HTML string }
+	if err := m.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id), &msg); err != nil {
+		return "", "", err
+	}
+	return msg.Text, msg.HTML, nil
+}
+
+func (m *Mailpit) getJSON(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	status, body, err := Get(ctx, m.API+path)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("mailpit %s: %d %s", path, status, Tail(string(body), 300))
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("mailpit %s: %w", path, err)
+	}
+	return nil
 }
