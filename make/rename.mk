@@ -1,8 +1,8 @@
 # Making the kit yours: `make rename` rewrites the module path and the
 # names the stack shows (compose project, image, Grafana folder and
 # provider, default service names of the API and the worker, Prometheus
-# jobs, dashboards' default $service, SLO spec), and `make test-rename` proves a renamed copy still
-# builds and passes its unit and stack tests. Included by the Makefile.
+# jobs, dashboards' default $service, SLO spec, the alerts' runbook links), and `make test-rename`
+# proves a renamed copy still builds and passes its unit and stack tests. Included by the Makefile.
 
 GO ?= go
 
@@ -16,6 +16,11 @@ KIT_SERVICE := blog-api
 KIT_WORKER  := blog-worker
 KIT_PROJECT := otelstarter
 KIT_FOLDER  := Blog API
+# The repository the alerts' runbook_url annotations point into
+# (…/blob/main/docs/runbooks/). A module on GitHub gives its own
+# (github.com/OWNER/REPO: the module path's first three elements); any other
+# module gets github.com/example/SERVICE, a placeholder to replace by hand.
+KIT_REPO    := github.com/example/$(KIT_PROJECT)
 
 .PHONY: rename test-rename
 
@@ -26,11 +31,12 @@ rename: ## rename the module and the service everywhere: make rename MODULE=exam
 		if ! printf '%s' "$$svc" | grep -qE '^[a-z][a-z0-9-]{0,62}$$'; then \
 			echo "rename: service name \"$$svc\" must be lowercase letters, digits and dashes, starting with a letter (set SERVICE=)"; exit 2; fi; \
 		$(GO) mod edit -module "$$new"; \
+		case "$$new" in github.com/*/*) repo=$$(printf '%s' "$$new" | cut -d/ -f1-3);; *) repo="github.com/example/$$svc";; esac; \
 		files() { git ls-files -z 2>/dev/null || find . -type f -not -path './frontend/node_modules/*' -not -path './.git/*' -not -path './bin/*' -print0; }; \
 		files | grep -zvE '(^|/)(go\.sum|package-lock\.json)$$|\.(png|ico|woff2?)$$' \
 			| xargs -0 -r grep -lZ -e "$$old" -e '$(KIT_SERVICE)' -e '$(KIT_WORKER)' -e '$(KIT_PROJECT)' -e '$(KIT_FOLDER)' 2>/dev/null \
-			| xargs -0 -r sed -i -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_WORKER)#$$svc-worker#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
-		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc; worker -> $$svc-worker"
+			| xargs -0 -r sed -i -e "s#$(KIT_REPO)/#$$repo/#g" -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_WORKER)#$$svc-worker#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
+		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc; worker -> $$svc-worker; runbook links -> https://$$repo/blob/main/docs/runbooks/"
 
 # The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool,
 # bin/telemetrygen and bin/mailpit so that its stack tests run the real programs instead of skipping.
