@@ -39,11 +39,12 @@ rename: ## rename the module and the service everywhere: make rename MODULE=exam
 		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc; worker -> $$svc-worker; runbook links -> https://$$repo/blob/main/docs/runbooks/"
 
 # The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool,
-# bin/telemetrygen and bin/mailpit so that its stack tests run the real programs instead of skipping.
-test-rename: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit ## prove a `make rename` copy builds and passes its unit and stack tests
+# bin/telemetrygen, bin/mailpit, bin/alertmanager and bin/amtool so that its stack tests
+# run the real programs instead of skipping.
+test-rename: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit bin/alertmanager bin/amtool ## prove a `make rename` copy builds and passes its unit and stack tests
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 		git ls-files -z | xargs -0 -I{} cp --parents {} "$$tmp"/ ; \
-		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit "$$tmp"/bin/; \
+		mkdir -p "$$tmp"/bin && cp bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit bin/alertmanager bin/amtool "$$tmp"/bin/; \
 		$(MAKE) --no-print-directory -C "$$tmp" rename MODULE=example.org/acme/renamed-svc >/dev/null; \
 		cd "$$tmp"; \
 		test "$$($(GO) list -m)" = example.org/acme/renamed-svc; \

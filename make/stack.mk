@@ -59,6 +59,47 @@ MAILPIT_VERSION = v1.33.1
 bin/mailpit:
 	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
+# Alertmanager and amtool, at the version of docker-compose.yml's
+# prom/alertmanager image (a test checks both binaries and the image): the
+# routing tests run bin/amtool, the live runs bin/alertmanager.
+# To upgrade: change ALERTMANAGER_VERSION and the image tag, then
+#   cd tools/alertmanager && go get -tool github.com/prometheus/alertmanager/cmd/alertmanager@<version> && go mod tidy
+ALERTMANAGER_VERSION = v0.35.0
+ALERTMANAGER_TOOLS   := tools/alertmanager
+ALERTMANAGER_BUILD   := bin/alertmanager-build
+# The release builds stamp their version with these flags (promu); without
+# them --version and the build_info metric would say nothing.
+ALERTMANAGER_LDFLAGS  = -X github.com/prometheus/common/version.Version=$(ALERTMANAGER_VERSION:v%=%)
+
+bin/amtool:
+	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install -ldflags '$(ALERTMANAGER_LDFLAGS)' \
+		github.com/prometheus/alertmanager/cmd/amtool@$(ALERTMANAGER_VERSION)
+
+# `go install` cannot build alertmanager: its ui package embeds the built web
+# UI (ui/app/dist), which the Go module does not ship ("pattern app/dist: no
+# matching files found"). So: vendor the tools module (its go.sum pins every
+# dependency) in a throwaway copy under bin/, put a placeholder file where
+# the UI goes, and build from there. The API, routing, inhibition and
+# notifiers are whole; only the web pages are missing (the image has them,
+# and Grafana shows alerts and silences through its Alertmanager
+# datasource). Nothing vendored is committed.
+bin/alertmanager: $(ALERTMANAGER_TOOLS)/go.mod $(ALERTMANAGER_TOOLS)/go.sum
+	@v=$$(cd $(ALERTMANAGER_TOOLS) && GOFLAGS= $(GO) list -m -f '{{.Version}}' github.com/prometheus/alertmanager); \
+		if [ "$$v" != "$(ALERTMANAGER_VERSION)" ]; then \
+			echo "$(ALERTMANAGER_TOOLS)/go.mod requires alertmanager $$v, ALERTMANAGER_VERSION is $(ALERTMANAGER_VERSION): upgrade both (make/stack.mk says how)"; exit 1; fi
+	rm -rf $(ALERTMANAGER_BUILD)
+	mkdir -p $(ALERTMANAGER_BUILD)
+	cp $(ALERTMANAGER_TOOLS)/go.mod $(ALERTMANAGER_TOOLS)/go.sum $(ALERTMANAGER_BUILD)/
+	@# -e: vendor despite the missing embed; any other gap fails the build below.
+	cd $(ALERTMANAGER_BUILD) && { GOFLAGS=-buildvcs=false $(GO) mod vendor -e 2>vendor.log || { cat vendor.log >&2; exit 1; }; }; \
+		grep -v 'pattern app/dist: no matching files found' vendor.log >&2 || true
+	@# Something for the embed to hold. The ui package serves only the
+	@# compressed pages of a real UI build, so / and /ui/ answer 404.
+	dist=$(ALERTMANAGER_BUILD)/vendor/github.com/prometheus/alertmanager/ui/app/dist; \
+		mkdir -p $$dist && echo 'No web UI: built by make bin/alertmanager from the Go module.' > $$dist/README.txt
+	cd $(ALERTMANAGER_BUILD) && GOFLAGS=-buildvcs=false CGO_ENABLED=0 $(GO) build -mod=vendor -trimpath \
+		-ldflags '$(ALERTMANAGER_LDFLAGS)' -o $(CURDIR)/bin/alertmanager github.com/prometheus/alertmanager/cmd/alertmanager
+
 up: compose-check ## start the whole stack (docker compose) in the background and print the URLs
 	$(COMPOSE) up -d --build
 	@echo
@@ -80,17 +121,17 @@ traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
-test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, bin/mailpit, redis)
+test-stack: bin/otelcol bin/prometheus bin/promtool bin/telemetrygen bin/mailpit bin/alertmanager bin/amtool ## prove the stack's configs with the real programs (bin/otelcol, bin/prometheus, bin/promtool, bin/telemetrygen, bin/mailpit, bin/alertmanager, bin/amtool, redis)
 	$(GO) test -count=1 -run '$(STACK_TEST_RUN)' ./internal/stacktest/ ./internal/traffic/
 
-lint-stack: bin/otelcol bin/promtool ## check the stack's config files without starting anything
+lint-stack: bin/otelcol bin/promtool bin/amtool ## check the stack's config files without starting anything
 	$(GO) test -short -count=1 ./internal/stacktest/
 
 # The versions the stack runs live in one place, docker-compose.yml's image
 # tags; the tests fail when a program they run (the collector built from
 # collector/builder.yaml, Prometheus and promtool from go.mod's
-# prometheus/prometheus module, Mailpit at MAILPIT_VERSION) is at another
-# version than its image.
+# prometheus/prometheus module, Mailpit at MAILPIT_VERSION, Alertmanager and
+# amtool at ALERTMANAGER_VERSION) is at another version than its image.
 .PHONY: versions
 versions: ## print every pinned version: the stack's images and the programs the tests run
 	@echo "Images (docker-compose.yml):"
@@ -99,4 +140,5 @@ versions: ## print every pinned version: the stack's images and the programs the
 	@printf "  %-16s %s\n" "otelcol (ocb)" "$$(awk '/^dist:/ {d=1} d && /version:/ {print $$2; exit}' collector/builder.yaml)"
 	@printf "  %-16s %s\n" "prometheus" "$$($(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus) (Go module v0.3MM.P = Prometheus 3.MM.P)"
 	@printf "  %-16s %s\n" "mailpit" "$(MAILPIT_VERSION) (MAILPIT_VERSION, make bin/mailpit)"
+	@printf "  %-16s %s\n" "alertmanager" "$(ALERTMANAGER_VERSION) (ALERTMANAGER_VERSION, make bin/alertmanager bin/amtool)"
 	@echo "Go toolchain:   $$($(GO) env GOVERSION)"
