@@ -45,14 +45,17 @@ var (
 	PrometheusService = svc("kps-prometheus") // kube-prometheus-stack, fullnameOverride kps
 	LokiService       = svc("loki")
 	TempoService      = svc("tempo")
+	// kube-prometheus-stack's Alertmanager, which its Prometheus notifies.
+	AlertmanagerService = svc("kps-alertmanager")
 )
 
 // DatasourceURLs maps each Grafana datasource UID of
 // grafana/provisioning/datasources/datasources.yaml to its in-cluster URL.
 var DatasourceURLs = map[string]string{
-	"prometheus": "http://" + PrometheusService + ":9090",
-	"loki":       "http://" + LokiService + ":3100",
-	"tempo":      "http://" + TempoService + ":3200",
+	"prometheus":   "http://" + PrometheusService + ":9090",
+	"loki":         "http://" + LokiService + ":3100",
+	"tempo":        "http://" + TempoService + ":3200",
+	"alertmanager": "http://" + AlertmanagerService + ":9093",
 }
 
 // DashboardsPath is where the grafana chart mounts the ConfigMap of a

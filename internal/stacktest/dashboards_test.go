@@ -85,6 +85,18 @@ type panel struct {
 	Targets    []target            `json:"targets"`
 	Panels     []panel             `json:"panels"` // collapsed rows
 	GridPos    *struct{ W, H int } `json:"gridPos"`
+	Options    alertListOptions    `json:"options"`
+}
+
+// alertListOptions are the options of an alert list panel (type
+// alertlist), which has no queries: Grafana asks the datasource named in
+// Datasource for its alert rules and their alerts.
+type alertListOptions struct {
+	Datasource               string `json:"datasource"` // a datasource's name, not its uid
+	AlertInstanceLabelFilter string `json:"alertInstanceLabelFilter"`
+	StateFilter              struct {
+		Firing, Pending bool
+	} `json:"stateFilter"`
 }
 
 type datasource struct {
@@ -170,6 +182,7 @@ func queries(tb testing.TB, ds []dashboard, uids map[string]string) []query {
 
 // provisionedDatasource is one entry of the Grafana datasource provisioning file.
 type provisionedDatasource struct {
+	Name     string         `yaml:"name"`
 	UID      string         `yaml:"uid"`
 	Type     string         `yaml:"type"`
 	JSONData map[string]any `yaml:"jsonData"`
@@ -212,7 +225,7 @@ func TestDatasourcesProvisioning(t *testing.T) {
 			t.Errorf("datasource %s has type %s; the fixed UIDs are the type names", d.UID, d.Type)
 		}
 	}
-	for _, uid := range []string{"prometheus", "loki", "tempo"} {
+	for _, uid := range []string{"prometheus", "loki", "tempo", "alertmanager"} {
 		if byUID[uid] == nil {
 			t.Fatalf("no datasource with uid %q", uid)
 		}
@@ -229,6 +242,8 @@ func TestDatasourcesProvisioning(t *testing.T) {
 		{"tempo", "tracesToMetrics", `"datasourceUid":"prometheus"`},
 		{"tempo", "serviceMap", `"datasourceUid":"prometheus"`},
 		{"tempo", "nodeGraph", `"enabled":true`},
+		// Alertmanager's own API (not Mimir's or Grafana's).
+		{"alertmanager", "implementation", `"prometheus"`},
 	} {
 		if got := js(byUID[c.uid][c.key]); !strings.Contains(got, c.want) {
 			t.Errorf("%s jsonData.%s = %s, want it to contain %s", c.uid, c.key, got, c.want)
@@ -281,6 +296,7 @@ func TestDashboardsProvisioning(t *testing.T) {
 
 func TestDashboardsStatic(t *testing.T) {
 	uids := provisionedDatasources(t)
+	_, provisioned := readDatasources(t)
 	ds := loadDashboards(t)
 	wantTitles := []string{"Blog API / Background jobs", "Blog API / Dependencies", "Blog API / Go runtime", "Blog API / Logs & errors", "Blog API / Service overview"}
 	var titles []string
@@ -302,6 +318,12 @@ func TestDashboardsStatic(t *testing.T) {
 			}
 			if p.GridPos == nil || p.GridPos.W == 0 || p.GridPos.H == 0 {
 				t.Errorf("%s / %q: no gridPos", d.file, p.Title)
+			}
+			if p.Type == "alertlist" {
+				if err := checkAlertList(p, provisioned); err != nil {
+					t.Errorf("%s / %q: %v", d.file, p.Title, err)
+				}
+				continue
 			}
 			if len(p.Targets) == 0 {
 				t.Errorf("%s / %q: no queries", d.file, p.Title)
@@ -350,6 +372,27 @@ func TestDashboardsStatic(t *testing.T) {
 	if langs["promql"] < 30 || langs["logql"] < 4 || langs["traceql"] < 1 {
 		t.Errorf("queries by language = %v; did a dashboard lose its panels?", langs)
 	}
+}
+
+// checkAlertList checks an alert list panel: it lists the alerts of
+// Prometheus's rules (the kit's alerts are Prometheus rules, not Grafana
+// ones), by the name of a provisioned Prometheus datasource, for the
+// selected service only, firing ones at least.
+func checkAlertList(p panel, provisioned []provisionedDatasource) error {
+	if len(p.Targets) > 0 || p.Datasource != nil {
+		return fmt.Errorf("an alert list has no queries and no panel datasource; its options name the rules' datasource")
+	}
+	i := slices.IndexFunc(provisioned, func(d provisionedDatasource) bool { return d.Name == p.Options.Datasource })
+	if i < 0 || provisioned[i].Type != "prometheus" {
+		return fmt.Errorf("options.datasource %q is not the name of a provisioned Prometheus datasource", p.Options.Datasource)
+	}
+	if p.Options.AlertInstanceLabelFilter != `{service="$service"}` {
+		return fmt.Errorf("options.alertInstanceLabelFilter %q, want {service=\"$service\"} (the alerts' service label is the dashboards' $service)", p.Options.AlertInstanceLabelFilter)
+	}
+	if !p.Options.StateFilter.Firing {
+		return fmt.Errorf("options.stateFilter hides firing alerts")
+	}
+	return nil
 }
 
 func targetSources(p panel) []*datasource {
