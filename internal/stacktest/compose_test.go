@@ -49,7 +49,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeServices(t *testing.T) {
 	project := loadCompose(t)
-	want := []string{"app", "grafana", "loki", "mailpit", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init", "worker"}
+	want := []string{"alertmanager", "app", "grafana", "loki", "mailpit", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init", "worker"}
 	got := project.ServiceNames()
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
@@ -122,6 +122,7 @@ var hardened = map[string]bool{
 	"app":            true,
 	"worker":         true,
 	"mailpit":        true,
+	"alertmanager":   true,
 	"otel-collector": false,
 }
 
@@ -186,6 +187,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 		"app":            {"otel-collector", "postgres", "redis"},
 		"worker":         {"mailpit", "otel-collector", "postgres"},
 		"otel-collector": {"loki", "prometheus", "tempo"},
+		"prometheus":     {"alertmanager"},
 		"grafana":        {"loki", "prometheus", "tempo"},
 	} {
 		if got := deps(name); !slices.Equal(got, want) {
@@ -232,6 +234,8 @@ func TestComposeVolumes(t *testing.T) {
 		"loki":       "/loki",
 		"tempo":      "/var/tempo",
 		"grafana":    "/var/lib/grafana",
+		// Silences and the notification log (what was sent, so not again).
+		"alertmanager": "/alertmanager",
 	}
 	for name, svc := range project.Services {
 		for _, v := range svc.Volumes {
