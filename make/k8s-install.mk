@@ -13,6 +13,10 @@ K8S_NAMESPACE ?= observability
 APP_NAMESPACE ?= blog
 K8S_VALUES    := deploy/kubernetes/values
 K8S_GENERATED := $(K8S_VALUES)/generated
+# Your own kube-prometheus-stack values, applied last: where alerts go (the
+# SMTP server, addresses, a webhook or Slack receiver; README.md, "Alerts").
+# e.g. make k8s-install ALERTMANAGER_VALUES=my-alertmanager.yaml
+ALERTMANAGER_VALUES ?=
 # helm upgrade --install RELEASE CHART VERSION VALUES...: idempotent, waits
 # until the release's pods are ready (so CRDs and Services exist for the next).
 k8s_release = $(K8S_HELM) upgrade --install $(1) $(2) --version $(3) \
@@ -21,7 +25,7 @@ k8s_release = $(K8S_HELM) upgrade --install $(1) $(2) --version $(3) \
 
 .PHONY: k8s-values k8s-repos k8s-install k8s-uninstall
 
-k8s-values: ## regenerate deploy/kubernetes/values/generated/ from collector/, prometheus/rules/ and grafana/
+k8s-values: ## regenerate deploy/kubernetes/values/generated/ from collector/, prometheus/rules/, alertmanager/ and grafana/
 	$(GO) run ./internal/cmd/k8svalues
 
 k8s-repos: ## add (or update) the Helm repositories of the pinned official charts
@@ -35,7 +39,7 @@ k8s-repos: ## add (or update) the Helm repositories of the pinned official chart
 # that resolves it, the agents, Grafana, and the app last.
 k8s-install: k8s-repos ## install the observability stack (pinned official charts) and the app chart into the current kube context
 	@$(GO) run ./internal/cmd/k8svalues -check
-	$(call k8s_release,kps,$(KUBE_PROMETHEUS_STACK_CHART),$(KUBE_PROMETHEUS_STACK_VERSION),$(K8S_VALUES)/prometheus.yaml $(K8S_GENERATED)/prometheus-rules.yaml)
+	$(call k8s_release,kps,$(KUBE_PROMETHEUS_STACK_CHART),$(KUBE_PROMETHEUS_STACK_VERSION),$(K8S_VALUES)/prometheus.yaml $(K8S_GENERATED)/prometheus-rules.yaml $(K8S_GENERATED)/alertmanager.yaml $(ALERTMANAGER_VALUES))
 	$(call k8s_release,loki,$(LOKI_CHART),$(LOKI_VERSION),$(K8S_VALUES)/loki.yaml)
 	$(call k8s_release,tempo,$(TEMPO_CHART),$(TEMPO_VERSION),$(K8S_VALUES)/tempo.yaml)
 	$(call k8s_release,otel-sampler,$(OTEL_COLLECTOR_CHART),$(OTEL_COLLECTOR_VERSION),$(K8S_VALUES)/otel-sampler.yaml $(K8S_GENERATED)/otel-sampler-config.yaml)

@@ -7,6 +7,9 @@
 //     collector config, never merged with the chart's defaults);
 //   - prometheus/rules/*.yml become kube-prometheus-stack's
 //     additionalPrometheusRulesMap (one PrometheusRule per file);
+//   - alertmanager/alertmanager.yml and alertmanager/templates/*.tmpl become
+//     kube-prometheus-stack's alertmanager.config and templateFiles, with
+//     the few changes a cluster needs (see [AlertmanagerSMTP]);
 //   - grafana/provisioning and grafana/dashboards/*.json become the grafana
 //     chart's datasources, dashboardProviders and dashboards, with only the
 //     datasource URLs and the dashboard path changed for the cluster.
@@ -58,6 +61,27 @@ var DatasourceURLs = map[string]string{
 	"alertmanager": "http://" + AlertmanagerService + ":9093",
 }
 
+// AlertmanagerTemplatesDir is where kube-prometheus-stack mounts
+// alertmanager.templateFiles (next to the config it renders).
+const AlertmanagerTemplatesDir = "/etc/alertmanager/config"
+
+// AlertmanagerSMTP replaces the global SMTP settings of
+// alertmanager/alertmanager.yml, which name the compose stack's Mailpit:
+// a cluster has none, so the generated config names a placeholder server
+// that the user's own values replace (deploy/kubernetes/README.md).
+var AlertmanagerSMTP = map[string]string{
+	"smtp_smarthost":   "smtp.example.com:587",
+	"smtp_require_tls": "true",
+}
+
+// AlertmanagerNullAlerts are alerts of kube-prometheus-stack's own rules
+// that are meant for no person: Watchdog always fires (a dead man's switch
+// for an outside monitor to watch) and InfoInhibitor only inhibits. The
+// generated config routes them to a receiver named "null" that notifies no
+// one; every other alert of those rules, having no page or ticket
+// severity, reaches the default receiver.
+const AlertmanagerNullAlerts = "Watchdog|InfoInhibitor"
+
 // DashboardsPath is where the grafana chart mounts the ConfigMap of a
 // dashboard provider's inline dashboards.
 func DashboardsPath(provider string) string { return "/var/lib/grafana/dashboards/" + provider }
@@ -86,6 +110,11 @@ func Generate(root string) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{"prometheus-rules.yaml", rules})
+	am, err := alertmanagerValues(root)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{"alertmanager.yaml", am})
 	graf, err := grafanaValues(root)
 	if err != nil {
 		return nil, err
@@ -192,6 +221,25 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// lookupKey returns the key node of key in a mapping node, where the
+// comments above the key live.
+func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
+}
+
+// clearComments removes every comment in n and below.
+func clearComments(n *yaml.Node) {
+	n.HeadComment, n.LineComment, n.FootComment = "", "", ""
+	for _, c := range n.Content {
+		clearComments(c)
+	}
+}
+
 func set(m *yaml.Node, key, value string) {
 	if v := lookup(m, key); v != nil {
 		v.Kind, v.Tag, v.Value, v.Style = yaml.ScalarNode, "!!str", value, 0
@@ -276,5 +324,102 @@ func grafanaValues(root string) ([]byte, error) {
 		scalar("dashboardProviders"), mapping(scalar("dashboardproviders.yaml"), dp),
 		scalar("dashboards"), mapping(scalar(name.Value), boards),
 	)
+	return encode(header(srcs...), out)
+}
+
+// alertmanagerValues is kube-prometheus-stack's alertmanager.config (the
+// parsed alertmanager/alertmanager.yml, comments kept, with the templates
+// where the chart mounts them, the SMTP placeholder of [AlertmanagerSMTP]
+// and the null route of [AlertmanagerNullAlerts] first) and
+// alertmanager.templateFiles (each alertmanager/templates/*.tmpl verbatim).
+// The chart merges config into its default config map by map: every key its
+// default sets (global, inhibit_rules, route, receivers, templates) is set
+// here, so nothing of the chart's default routing remains.
+func alertmanagerValues(root string) ([]byte, error) {
+	const src = "alertmanager/alertmanager.yml"
+	cfg, err := readDoc(root, src)
+	if err != nil {
+		return nil, err
+	}
+	cfg.HeadComment = ""
+
+	tmplPaths, err := filepath.Glob(filepath.Join(root, "alertmanager", "templates", "*.tmpl"))
+	if err != nil {
+		return nil, err
+	}
+	if len(tmplPaths) == 0 {
+		return nil, fmt.Errorf("no alertmanager/templates/*.tmpl")
+	}
+	slices.Sort(tmplPaths)
+	templates := lookup(cfg, "templates")
+	if templates == nil || templates.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s: no templates list", src)
+	}
+	templates.Content = []*yaml.Node{scalar(AlertmanagerTemplatesDir + "/*.tmpl")}
+	templates.Style = 0
+	lookupKey(cfg, "templates").HeadComment = "# Where the chart mounts templateFiles (below)."
+
+	global := lookup(cfg, "global")
+	if global == nil || global.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: no global section", src)
+	}
+	keys := make([]string, 0, len(AlertmanagerSMTP))
+	for k := range AlertmanagerSMTP {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if lookup(global, k) == nil {
+			return nil, fmt.Errorf("%s: global has no %s to replace", src, k)
+		}
+		set(global, k, AlertmanagerSMTP[k])
+		v := lookup(global, k)
+		if v.Value == "true" || v.Value == "false" {
+			v.Tag = "!!bool"
+		}
+		v.LineComment = "# placeholder: set yours (deploy/kubernetes/README.md)"
+	}
+	// The compose file's comment on these settings is about Mailpit.
+	global.Content[0].HeadComment = "# alertmanager/alertmanager.yml sends to the compose stack's Mailpit; a\n" +
+		"# cluster has none. Your values set the real server (README.md)."
+
+	route := lookup(cfg, "route")
+	receivers := lookup(cfg, "receivers")
+	if route == nil || receivers == nil || receivers.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s: no route or receivers", src)
+	}
+	routes := lookup(route, "routes")
+	if routes == nil || routes.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s: route has no routes", src)
+	}
+	matchers := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle,
+		Content: []*yaml.Node{scalar(`alertname=~"` + AlertmanagerNullAlerts + `"`)}}
+	matchers.Content[0].Style = yaml.SingleQuotedStyle
+	null := mapping(scalar("matchers"), matchers, scalar("receiver"), scalar("null"))
+	null.HeadComment = "# kube-prometheus-stack's own Watchdog and InfoInhibitor alerts: for no person."
+	routes.Content = append([]*yaml.Node{null}, routes.Content...)
+	// The commented alternatives in the receivers are compose's (.env,
+	// files compose mounts); a cluster's come from the user's values.
+	clearComments(receivers)
+	lookupKey(cfg, "receivers").HeadComment = "# Email only, as in compose. A webhook or Slack receiver, and the real\n" +
+		"# addresses, come from your values (deploy/kubernetes/README.md)."
+	receivers.Content = append(receivers.Content, mapping(scalar("name"), scalar("null")))
+
+	files := mapping()
+	srcs := []string{src}
+	for _, p := range tmplPaths {
+		body, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		text := scalar(strings.TrimRight(string(body), "\n"))
+		text.Style = yaml.LiteralStyle
+		files.Content = append(files.Content, scalar(filepath.Base(p)), text)
+		srcs = append(srcs, "alertmanager/templates/"+filepath.Base(p))
+	}
+	out := mapping(scalar("alertmanager"), mapping(
+		scalar("config"), cfg,
+		scalar("templateFiles"), files,
+	))
 	return encode(header(srcs...), out)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"example.com/otelstarter/internal/k8svalues"
 	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
@@ -1043,4 +1045,96 @@ func keysOfMessages(m map[string]testproc.MailpitMessage) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// TestK8sAlertmanager: kube-prometheus-stack's Alertmanager runs the
+// compose file's routing, inhibition, receivers and templates, changed only
+// where a cluster differs (k8svalues: the templates' mount, the SMTP
+// placeholder, the chart's own Watchdog and InfoInhibitor routed to no
+// one), at the version the tests run; amtool accepts the result and routes
+// it as compose's.
+func TestK8sAlertmanager(t *testing.T) {
+	gen := readYAMLMap(t, k8svalues.Dir+"/alertmanager.yaml")
+	got, _ := digAny(gen, "alertmanager", "config").(map[string]any)
+	if got == nil || len(gen) != 1 {
+		t.Fatalf("%s: want alertmanager.config (and templateFiles) only, got keys %v", k8svalues.Dir+"/alertmanager.yaml", keysOf(gen))
+	}
+
+	want := readYAMLMap(t, alertmanagerConfigPath)
+	want["templates"] = []any{k8svalues.AlertmanagerTemplatesDir + "/*.tmpl"}
+	for k, v := range k8svalues.AlertmanagerSMTP {
+		var val any = v
+		if b, err := strconv.ParseBool(v); err == nil {
+			val = b
+		}
+		want["global"].(map[string]any)[k] = val
+	}
+	route := want["route"].(map[string]any)
+	route["routes"] = append([]any{map[string]any{
+		"matchers": []any{`alertname=~"` + k8svalues.AlertmanagerNullAlerts + `"`},
+		"receiver": "null",
+	}}, route["routes"].([]any)...)
+	want["receivers"] = append(want["receivers"].([]any), map[string]any{"name": "null"})
+	if !reflect.DeepEqual(got, want) {
+		a, _ := yaml.Marshal(got)
+		b, _ := yaml.Marshal(want)
+		t.Errorf("alertmanager.config is not alertmanager.yml with the cluster's changes (run make k8s-values):\n%s\nwant:\n%s", a, b)
+	}
+
+	files, _ := digAny(gen, "alertmanager", "templateFiles").(map[string]any)
+	srcs, _ := filepath.Glob(testproc.RepoPath(t, "alertmanager", "templates", "*.tmpl"))
+	if len(files) != len(srcs) || len(srcs) == 0 {
+		t.Errorf("templateFiles %v, alertmanager/templates has %d files", keysOf(files), len(srcs))
+	}
+	dir := t.TempDir()
+	for _, src := range srcs {
+		body, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(src)
+		if files[name] != strings.TrimRight(string(body), "\n") {
+			t.Errorf("templateFiles[%s] differs from alertmanager/templates/%s (run make k8s-values)", name, name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	values := readYAMLMap(t, k8sValuesDir+"/prometheus.yaml")
+	if digAny(values, "alertmanager", "enabled") != true {
+		t.Error("prometheus.yaml: alertmanager.enabled is not true")
+	}
+	if tag := digString(values, "alertmanager", "alertmanagerSpec", "image", "tag"); tag != alertmanagerVersion(t) {
+		t.Errorf("prometheus.yaml runs Alertmanager %s, the tests %s (ALERTMANAGER_VERSION)", tag, alertmanagerVersion(t))
+	}
+	if svc := digString(values, "fullnameOverride") + "-alertmanager." + k8svalues.Namespace + ".svc.cluster.local"; svc != k8svalues.AlertmanagerService ||
+		k8svalues.DatasourceURLs["alertmanager"] != "http://"+svc+":9093" {
+		t.Errorf("Grafana's alertmanager datasource %s, the release's Service %s:9093", k8svalues.DatasourceURLs["alertmanager"], svc)
+	}
+	mk, err := os.ReadFile(testproc.RepoPath(t, "make", "k8s-install.mk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mk), "$(K8S_GENERATED)/alertmanager.yaml") {
+		t.Error("make/k8s-install.mk does not install the kps release with generated/alertmanager.yaml")
+	}
+
+	t.Run("amtool", func(t *testing.T) {
+		got["templates"] = []any{filepath.Join(dir, "*.tmpl")}
+		path := writeYAMLFile(t, got)
+		if out, err := amtool(t, "check-config", path); err != nil {
+			t.Fatalf("amtool check-config of the cluster's config: %v\n%s", err, out)
+		}
+		for _, c := range append(routeCases(t),
+			routeCase{[]string{"alertname=Watchdog", "severity=none"}, "null"},
+			routeCase{[]string{"alertname=InfoInhibitor", "severity=none"}, "null"},
+			routeCase{[]string{"alertname=KubePodCrashLooping", "severity=warning", "namespace=blog"}, defaultReceiver},
+		) {
+			args := append([]string{"config", "routes", "test", "--config.file=" + path, "--verify.receivers=" + c.receiver}, c.labels...)
+			if out, err := amtool(t, args...); err != nil {
+				t.Errorf("%s: want receiver %s: %v\n%s", strings.Join(c.labels, " "), c.receiver, err, out)
+			}
+		}
+	})
 }
