@@ -41,18 +41,7 @@ var receiverOf = map[string]string{"page": "pager", "ticket": "ticket"}
 const defaultReceiver = "default"
 
 // alertmanagerVersion is ALERTMANAGER_VERSION of make/stack.mk.
-func alertmanagerVersion(t *testing.T) string {
-	t.Helper()
-	mk, err := os.ReadFile(testproc.RepoPath(t, "make", "stack.mk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^ALERTMANAGER_VERSION\s*[:?]?=\s*(v\d+\.\d+\.\d+)\s*$`).FindSubmatch(mk)
-	if m == nil {
-		t.Fatal("make/stack.mk: no ALERTMANAGER_VERSION = vX.Y.Z line")
-	}
-	return string(m[1])
-}
+func alertmanagerVersion(t *testing.T) string { return stackMkVersion(t, "ALERTMANAGER_VERSION") }
 
 // amConfig is the part of alertmanager.yml the tests read.
 type amConfig struct {
@@ -93,43 +82,10 @@ func readAlertmanagerConfig(t *testing.T) amConfig {
 	return c
 }
 
-// alertRule is one alerting rule of prometheus/rules/*.yml.
-type alertRule struct {
-	Alert       string            `yaml:"alert"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-// shippedAlertRules returns every alerting rule of prometheus/rules/.
-func shippedAlertRules(t *testing.T) []alertRule {
-	t.Helper()
-	files, _ := filepath.Glob(testproc.RepoPath(t, "prometheus", "rules", "*.yml"))
-	var out []alertRule
-	for _, f := range files {
-		var file struct {
-			Groups []struct {
-				Rules []alertRule `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		readYAMLInto(t, f, &file)
-		for _, g := range file.Groups {
-			for _, r := range g.Rules {
-				if r.Alert != "" {
-					out = append(out, r)
-				}
-			}
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no alerting rules in prometheus/rules")
-	}
-	return out
-}
-
 // ruleServices are the services an alert of rule r can carry: the label as
 // written, or for a label taken from the series ({{ $labels.job }}) the
 // kit's two jobs, the API and the worker.
-func ruleServices(r alertRule) []string {
+func ruleServices(r alertingRule) []string {
 	if s := r.Labels["service"]; !strings.Contains(s, "{{") {
 		return []string{s}
 	}
@@ -307,7 +263,7 @@ type routeCase struct {
 // service) and the labels no rule should carry but someone may add.
 func routeCases(t *testing.T) []routeCase {
 	var cases []routeCase
-	for _, r := range shippedAlertRules(t) {
+	for _, r := range loadAlertingRules(t) {
 		sev := r.Labels["severity"]
 		want, ok := receiverOf[sev]
 		if !ok {
@@ -336,7 +292,7 @@ func TestAlertmanagerRoutes(t *testing.T) {
 	if cfg.Route.Receiver != defaultReceiver {
 		t.Errorf("route receiver %q, want %q", cfg.Route.Receiver, defaultReceiver)
 	}
-	for _, r := range shippedAlertRules(t) {
+	for _, r := range loadAlertingRules(t) {
 		if r.Labels["service"] == "" {
 			t.Errorf("rule %s has no service label: it would be grouped, and inhibited, with every other such alert", r.Alert)
 		}
@@ -407,7 +363,7 @@ func TestAlertmanagerInhibitRules(t *testing.T) {
 	names := map[string]bool{}
 	burn := regexp.MustCompile(`^(?:.+BurnRate)$`) // Alertmanager anchors its regexps
 	burning := 0
-	for _, r := range shippedAlertRules(t) {
+	for _, r := range loadAlertingRules(t) {
 		names[r.Alert] = true
 		if strings.Contains(r.Alert, "BurnRate") != burn.MatchString(r.Alert) {
 			t.Errorf("rule %s: the DependencyDown inhibition's target .+BurnRate does not match it as it should", r.Alert)

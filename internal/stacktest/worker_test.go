@@ -121,15 +121,19 @@ func TestComposeMailpit(t *testing.T) {
 }
 
 // mailpitVersion is MAILPIT_VERSION of make/stack.mk.
-func mailpitVersion(t *testing.T) string {
+func mailpitVersion(t *testing.T) string { return stackMkVersion(t, "MAILPIT_VERSION") }
+
+// stackMkVersion is the version make/stack.mk assigns to name
+// (NAME = vX.Y.Z): one definition, which the images must match.
+func stackMkVersion(t *testing.T, name string) string {
 	t.Helper()
 	mk, err := os.ReadFile(testproc.RepoPath(t, "make", "stack.mk"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^MAILPIT_VERSION\s*[:?]?=\s*(v\d+\.\d+\.\d+)\s*$`).FindSubmatch(mk)
+	m := regexp.MustCompile(`(?m)^` + name + `\s*[:?]?=\s*(v\d+\.\d+\.\d+)\s*$`).FindSubmatch(mk)
 	if m == nil {
-		t.Fatal("make/stack.mk: no MAILPIT_VERSION = vX.Y.Z line")
+		t.Fatalf("make/stack.mk: no %s = vX.Y.Z line", name)
 	}
 	return string(m[1])
 }
