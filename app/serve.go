@@ -500,5 +500,7 @@ func commonTelemetryOptions(cfg *config.Config, service string) []telemetry.Opti
 		telemetry.WithEnvironment(cfg.SentryEnvironment),
 		telemetry.WithLogLevel(cfg.LogLevel),
 		telemetry.WithLogFormat(cfg.LogFormat),
+		// On when PYROSCOPE_SERVER_ADDRESS is set.
+		telemetry.WithProfiling(telemetry.ProfilingConfig{}),
 	)
 }

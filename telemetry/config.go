@@ -31,6 +31,7 @@ type config struct {
 
 	spanProcessors []sdktrace.SpanProcessor
 	views          []sdkmetric.View
+	profiling      *ProfilingConfig
 	readers        []sdkmetric.Reader
 	logOpts        []sdklog.LoggerProviderOption
 	noGlobals      bool

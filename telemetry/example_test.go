@@ -148,3 +148,22 @@ func ExampleRedactString() {
 	// login by [REDACTED] from [REDACTED]:51234
 	// GET /api/posts/{id} took 1.5ms at 12:30:45
 }
+
+// WithProfiling pushes continuous profiles to Pyroscope when
+// PYROSCOPE_SERVER_ADDRESS (or ServerAddress) is set, and links them to the
+// spans; otherwise it starts nothing, as here.
+func ExampleWithProfiling() {
+	ctx := context.Background()
+	tel, err := telemetry.Setup(ctx,
+		telemetry.WithServiceName("shop"),
+		telemetry.WithProfiling(telemetry.ProfilingConfig{}), // PYROSCOPE_* from the environment
+		telemetry.WithoutGlobals(),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tel.Shutdown(ctx)
+	fmt.Println("profiling configured")
+	// Output: profiling configured
+}

@@ -58,8 +58,10 @@ type Telemetry struct {
 	shutdowns  []func(context.Context) error
 	logBridged bool
 
-	sdkDisabled     bool        // OTEL_SDK_DISABLED: the providers are no-ops
-	routeLostWarned atomic.Bool // see warnRouteLost
+	sdkDisabled     bool               // OTEL_SDK_DISABLED: the providers are no-ops
+	profiling       bool               // a Pyroscope profiler runs (WithProfiling)
+	res             *resource.Resource // the SDK's resource; nil when OTEL_SDK_DISABLED
+	routeLostWarned atomic.Bool        // see warnRouteLost
 }
 
 // Setup configures OpenTelemetry and the logger from the environment and
@@ -102,6 +104,9 @@ func Setup(ctx context.Context, opts ...Option) (_ *Telemetry, err error) {
 		return nil, err
 	}
 	t.Logger = slog.New(h)
+	if err := t.setupProfiling(); err != nil {
+		return nil, err
+	}
 
 	if !cfg.noGlobals {
 		otel.SetTracerProvider(t.TracerProvider)
@@ -142,6 +147,7 @@ func (t *Telemetry) setupSDK(ctx context.Context) error {
 	tp := sdktrace.NewTracerProvider(traceOpts...)
 	t.TracerProvider = tp
 	t.shutdowns = append(t.shutdowns, tp.Shutdown)
+	t.res = res
 
 	// Metrics: Prometheus always, a push exporter when asked.
 	promExp, err := otelprom.New(otelprom.WithRegisterer(t.registry))
