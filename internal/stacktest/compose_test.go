@@ -49,7 +49,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeServices(t *testing.T) {
 	project := loadCompose(t)
-	want := []string{"alertmanager", "app", "grafana", "loki", "mailpit", "otel-collector", "postgres", "prometheus", "redis", "tempo", "tempo-init", "worker"}
+	want := []string{"alertmanager", "app", "grafana", "loki", "mailpit", "otel-collector", "postgres", "prometheus", "pyroscope", "redis", "tempo", "tempo-init", "worker"}
 	got := project.ServiceNames()
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
@@ -123,6 +123,7 @@ var hardened = map[string]bool{
 	"worker":         true,
 	"mailpit":        true,
 	"alertmanager":   true,
+	"pyroscope":      true,
 	"otel-collector": false,
 }
 
@@ -184,11 +185,11 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 		return out
 	}
 	for name, want := range map[string][]string{
-		"app":            {"otel-collector", "postgres", "redis"},
-		"worker":         {"mailpit", "otel-collector", "postgres"},
+		"app":            {"otel-collector", "postgres", "pyroscope", "redis"},
+		"worker":         {"mailpit", "otel-collector", "postgres", "pyroscope"},
 		"otel-collector": {"loki", "prometheus", "tempo"},
 		"prometheus":     {"alertmanager"},
-		"grafana":        {"loki", "prometheus", "tempo"},
+		"grafana":        {"loki", "prometheus", "pyroscope", "tempo"},
 	} {
 		if got := deps(name); !slices.Equal(got, want) {
 			t.Errorf("%s depends on %v, want %v", name, got, want)
@@ -233,6 +234,7 @@ func TestComposeVolumes(t *testing.T) {
 		"prometheus": "/prometheus",
 		"loki":       "/loki",
 		"tempo":      "/var/tempo",
+		"pyroscope":  "/data",
 		"grafana":    "/var/lib/grafana",
 		// Silences and the notification log (what was sent, so not again).
 		"alertmanager": "/alertmanager",
@@ -283,6 +285,8 @@ func TestComposeAppEnvironment(t *testing.T) {
 		"SENTRY_ENVIRONMENT":          "development",
 		// The worker service runs the jobs; the API only enqueues them.
 		"JOB_WORKERS": "0",
+		// The stack's Pyroscope, on the compose network.
+		"PYROSCOPE_SERVER_ADDRESS": "http://pyroscope:4040",
 	}
 	for k, v := range want {
 		got := env[k]
@@ -344,11 +348,11 @@ func TestComposeCollectorMatchesBuilder(t *testing.T) {
 	}
 }
 
-// TestComposeConfigVariables checks the configs mounted into Loki and Tempo
-// that read environment variables (${VAR:-default}): those programs expand
-// them only with -config.expand-env=true, and only what the service's
-// environment sets reaches them. Without the flag Tempo would read the
-// literal text as a duration and refuse to start.
+// TestComposeConfigVariables checks the configs mounted into Loki, Tempo and
+// Pyroscope that read environment variables (${VAR:-default}): those
+// programs expand them only with -config.expand-env=true, and only what the
+// service's environment sets reaches them. Without the flag Tempo would read
+// the literal text as a duration and refuse to start.
 func TestComposeConfigVariables(t *testing.T) {
 	project := loadCompose(t)
 	ref := regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*)(:-[^}]*)?\}`)
@@ -381,8 +385,8 @@ func TestComposeConfigVariables(t *testing.T) {
 			}
 		}
 	}
-	if checked < 2 {
-		t.Errorf("%d mounted configs use variables, want Loki's and Tempo's retention at least", checked)
+	if checked < 3 {
+		t.Errorf("%d mounted configs use variables, want Loki's, Tempo's and Pyroscope's retention at least", checked)
 	}
 }
 

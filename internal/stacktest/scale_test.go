@@ -77,7 +77,7 @@ func mountedSource(t *testing.T, svc types.ServiceConfig, target string) string 
 
 func TestScaleComposeTopology(t *testing.T) {
 	project := loadScaleCompose(t)
-	want := []string{"alertmanager", "app", "grafana", "loki", "mailpit", "otel-collector", "otel-sampler", "postgres", "prometheus", "redis", "tempo", "tempo-init", "worker"}
+	want := []string{"alertmanager", "app", "grafana", "loki", "mailpit", "otel-collector", "otel-sampler", "postgres", "prometheus", "pyroscope", "redis", "tempo", "tempo-init", "worker"}
 	got := project.ServiceNames()
 	slices.Sort(got)
 	if !slices.Equal(got, want) {

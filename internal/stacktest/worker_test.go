@@ -56,6 +56,7 @@ func TestComposeWorker(t *testing.T) {
 		"HTTP_ADDR", "ADMIN_ADDR", "DATABASE_URL", "METRICS_TOKEN", "LOG_LEVEL", "LOG_FORMAT", "SENTRY_DSN", "SENTRY_ENVIRONMENT",
 		"OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_EXPORTER",
 		"OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_TRACES_SAMPLER", "OTEL_GO_X_OBSERVABILITY",
+		"PYROSCOPE_SERVER_ADDRESS",
 	} {
 		if got, want := env(k), deref(app.Environment[k]); got != want {
 			t.Errorf("worker %s = %q, app has %q: configure both alike", k, got, want)
