@@ -48,6 +48,9 @@ var (
 	PrometheusService = svc("kps-prometheus") // kube-prometheus-stack, fullnameOverride kps
 	LokiService       = svc("loki")
 	TempoService      = svc("tempo")
+	// The pyroscope chart's single binary: its Service is the full name
+	// (pyroscope.fullnameOverride), port 4040.
+	PyroscopeService = svc("pyroscope")
 	// kube-prometheus-stack's Alertmanager, which its Prometheus notifies.
 	AlertmanagerService = svc("kps-alertmanager")
 )
@@ -58,6 +61,7 @@ var DatasourceURLs = map[string]string{
 	"prometheus":   "http://" + PrometheusService + ":9090",
 	"loki":         "http://" + LokiService + ":3100",
 	"tempo":        "http://" + TempoService + ":3200",
+	"pyroscope":    "http://" + PyroscopeService + ":4040",
 	"alertmanager": "http://" + AlertmanagerService + ":9093",
 }
 

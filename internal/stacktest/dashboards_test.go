@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,11 +112,17 @@ type target struct {
 	Query      string      `json:"query"` // TraceQL
 	QueryType  string      `json:"queryType"`
 	Exemplar   bool        `json:"exemplar"`
+	// A Pyroscope query (GrafanaPyroscopeDataQuery): a profile type and a
+	// label selector; queryType is profile, metrics or both.
+	ProfileTypeID string `json:"profileTypeId"`
+	LabelSelector string `json:"labelSelector"`
 }
 
-// query is one expression of one panel.
+// query is one expression of one panel. For a Pyroscope query, expr is the
+// label selector and profile the rest of the query.
 type query struct {
 	dashboard, panel, lang, expr string
+	profile                      *target
 }
 
 func (q query) String() string { return fmt.Sprintf("%s / %q: %s", q.dashboard, q.panel, q.expr) }
@@ -168,11 +175,14 @@ func queries(tb testing.TB, ds []dashboard, uids map[string]string) []query {
 				}
 				switch uids[src.UID] {
 				case "prometheus":
-					out = append(out, query{d.Title, p.Title, "promql", tg.Expr})
+					out = append(out, query{d.Title, p.Title, "promql", tg.Expr, nil})
 				case "loki":
-					out = append(out, query{d.Title, p.Title, "logql", tg.Expr})
+					out = append(out, query{d.Title, p.Title, "logql", tg.Expr, nil})
 				case "tempo":
-					out = append(out, query{d.Title, p.Title, "traceql", tg.Query})
+					out = append(out, query{d.Title, p.Title, "traceql", tg.Query, nil})
+				case pyroscopeType:
+					tg := tg
+					out = append(out, query{d.Title, p.Title, "pyroscope", tg.LabelSelector, &tg})
 				}
 			}
 		}
@@ -185,6 +195,7 @@ type provisionedDatasource struct {
 	Name     string         `yaml:"name"`
 	UID      string         `yaml:"uid"`
 	Type     string         `yaml:"type"`
+	URL      string         `yaml:"url"`
 	JSONData map[string]any `yaml:"jsonData"`
 }
 
@@ -216,16 +227,29 @@ func provisionedDatasources(tb testing.TB) map[string]string {
 	return out
 }
 
+// pyroscopeType is the type of Grafana's Pyroscope datasource (a core
+// plugin): the one datasource whose fixed UID is not its type.
+const pyroscopeType = "grafana-pyroscope-datasource"
+
+// datasourceTypes maps each fixed datasource UID to its type.
+var datasourceTypes = map[string]string{
+	"prometheus":   "prometheus",
+	"loki":         "loki",
+	"tempo":        "tempo",
+	"alertmanager": "alertmanager",
+	"pyroscope":    pyroscopeType,
+}
+
 func TestDatasourcesProvisioning(t *testing.T) {
 	raw, list := readDatasources(t)
 	byUID := map[string]map[string]any{}
 	for _, d := range list {
 		byUID[d.UID] = d.JSONData
-		if d.UID != d.Type {
-			t.Errorf("datasource %s has type %s; the fixed UIDs are the type names", d.UID, d.Type)
+		if want, ok := datasourceTypes[d.UID]; !ok || d.Type != want {
+			t.Errorf("datasource %s has type %s; the fixed UIDs are %v", d.UID, d.Type, datasourceTypes)
 		}
 	}
-	for _, uid := range []string{"prometheus", "loki", "tempo", "alertmanager"} {
+	for uid := range datasourceTypes {
 		if byUID[uid] == nil {
 			t.Fatalf("no datasource with uid %q", uid)
 		}
@@ -242,6 +266,13 @@ func TestDatasourcesProvisioning(t *testing.T) {
 		{"tempo", "tracesToMetrics", `"datasourceUid":"prometheus"`},
 		{"tempo", "serviceMap", `"datasourceUid":"prometheus"`},
 		{"tempo", "nodeGraph", `"enabled":true`},
+		// "Profiles for this span": the span's service.name is Pyroscope's
+		// service_name label, its CPU profile filtered by span ID.
+		{"tempo", "tracesToProfiles", `"datasourceUid":"pyroscope"`},
+		{"tempo", "tracesToProfiles", `"tags":[{"key":"service.name","value":"service_name"}]`},
+		{"tempo", "tracesToProfiles", `"profileTypeId":"process_cpu:cpu:nanoseconds:cpu:nanoseconds"`},
+		{"tempo", "tracesToProfiles", `"customQuery":false`},
+		{"pyroscope", "minStep", `"15s"`},
 		// Alertmanager's own API (not Mimir's or Grafana's).
 		{"alertmanager", "implementation", `"prometheus"`},
 	} {
@@ -328,6 +359,15 @@ func TestDashboardsStatic(t *testing.T) {
 			if len(p.Targets) == 0 {
 				t.Errorf("%s / %q: no queries", d.file, p.Title)
 			}
+			// A flame graph shows one profile: Pyroscope queries of type
+			// profile (metrics would be a time series it cannot draw).
+			if p.Type == "flamegraph" {
+				for _, tg := range p.Targets {
+					if src := cmp.Or(tg.Datasource, p.Datasource); src == nil || uids[src.UID] != pyroscopeType || tg.QueryType != "profile" {
+						t.Errorf("%s / %q: flame graph query %s is not a Pyroscope query of type profile", d.file, p.Title, tg.RefID)
+					}
+				}
+			}
 			for _, src := range append([]*datasource{p.Datasource}, targetSources(p)...) {
 				if src == nil {
 					t.Errorf("%s / %q: a query without a datasource", d.file, p.Title)
@@ -361,6 +401,8 @@ func TestDashboardsStatic(t *testing.T) {
 			err = checkLogQL(expandGrafanaVars(q.expr))
 		case "traceql":
 			err = checkTraceQL(q.expr)
+		case "pyroscope":
+			err = checkProfileQuery(*q.profile, expandGrafanaVars(q.expr))
 		}
 		if err != nil {
 			t.Errorf("%s\n\t%v", q, err)
@@ -369,7 +411,7 @@ func TestDashboardsStatic(t *testing.T) {
 			t.Errorf("%s: unknown variables %v", q, unknown)
 		}
 	}
-	if langs["promql"] < 30 || langs["logql"] < 4 || langs["traceql"] < 1 {
+	if langs["promql"] < 30 || langs["logql"] < 4 || langs["traceql"] < 1 || langs["pyroscope"] < 1 {
 		t.Errorf("queries by language = %v; did a dashboard lose its panels?", langs)
 	}
 }
@@ -455,7 +497,7 @@ func TestDashboardsServiceVariable(t *testing.T) {
 		}
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
-				for _, e := range []string{tg.Expr, tg.Query} {
+				for _, e := range []string{tg.Expr, tg.Query, tg.LabelSelector} {
 					if strings.Contains(e, defaultService) {
 						t.Errorf("%s / %q: hard-coded %s in %s; use $service", d.file, p.Title, defaultService, e)
 					}
@@ -480,6 +522,9 @@ func TestDashboardsServiceVariable(t *testing.T) {
 					strings.Count(q.expr, "service.name") != 1 {
 					err = fmt.Errorf(`want exactly one resource.service.name = "$service"`)
 				}
+			case "pyroscope":
+				// Pyroscope labels profiles service_name, like Loki's streams.
+				err = logSelectsService(expandWithSentinel(q.expr))
 			}
 			if err != nil {
 				t.Errorf("%s\n\t%v", q, err)

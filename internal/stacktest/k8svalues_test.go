@@ -496,8 +496,8 @@ func TestK8sGrafanaProvisioning(t *testing.T) {
 		}
 	}
 	slices.Sort(uids)
-	if !slices.Equal(uids, []string{"alertmanager", "loki", "prometheus", "tempo"}) {
-		t.Errorf("datasource uids = %v, want alertmanager, loki, prometheus, tempo", uids)
+	if !slices.Equal(uids, []string{"alertmanager", "loki", "prometheus", "pyroscope", "tempo"}) {
+		t.Errorf("datasource uids = %v, want alertmanager, loki, prometheus, pyroscope, tempo", uids)
 	}
 
 	boards, _ := digAny(gen, "dashboards", "otelstarter").(map[string]any)
