@@ -43,6 +43,10 @@ var secretEnv = map[string]bool{
 // SMTP_URL = the welcome email is skipped).
 var smtpSecretEnv = map[string]bool{"SMTP_URL": true}
 
+// pyroscopeSecretEnv is the password of a hosted Pyroscope, in every pod that
+// profiles once profiling.basicAuthUser is set; optional in the Secret.
+var pyroscopeSecretEnv = map[string]bool{"PYROSCOPE_BASIC_AUTH_PASSWORD": true}
+
 // withSecrets merges sets of secret variables.
 func withSecrets(sets ...map[string]bool) map[string]bool {
 	out := map[string]bool{}
@@ -71,6 +75,9 @@ type want struct {
 	otlpEndpoint      string
 	environment       string
 	extraResourceAttr map[string]string
+	// Profiling (profiling.*): the Pyroscope address, empty = off; a user
+	// brings the password from the Secret.
+	pyroscopeAddress, pyroscopeUser, pyroscopeTenant string
 	// The worker Deployment (worker.enabled); without it the API runs the
 	// jobs, jobWorkers at once.
 	worker         bool
@@ -122,6 +129,7 @@ func TestProductionValues(t *testing.T) {
 	w.ingress, w.serviceMonitor = true, true
 	w.extraResourceAttr = map[string]string{"k8s.cluster.name": "prod-eu-west-1", "cloud.region": "eu-west-1"}
 	w.workerTimeout, w.workerGrace = 30, 40
+	w.pyroscopeAddress = "http://pyroscope.observability.svc.cluster.local:4040"
 	checkChart(t, m, w)
 
 	for _, d := range m.Deployments {
@@ -166,7 +174,31 @@ func TestStackValues(t *testing.T) {
 	w := defaults
 	w.serviceMonitor = true
 	w.monitoringNS = "observability"
+	// The pyroscope release's Service (values/pyroscope.yaml).
+	w.pyroscopeAddress = "http://pyroscope.observability.svc.cluster.local:4040"
 	checkChart(t, m, w)
+}
+
+// Profiling: off by default (no PYROSCOPE_* at all); with an address, the API
+// and the worker both push, to a hosted Pyroscope with its tenant and user,
+// the password by secretKeyRef only and only with a user.
+func TestProfiling(t *testing.T) {
+	m := decodeManifests(t, template(t, "--set", "profiling.serverAddress=https://profiles.example.com",
+		"--set-string", "profiling.basicAuthUser=123456", "--set", "profiling.tenantId=blog"))
+	w := defaults
+	w.pyroscopeAddress, w.pyroscopeUser, w.pyroscopeTenant = "https://profiles.example.com", "123456", "blog"
+	checkChart(t, m, w)
+
+	// A user without a Secret key for the password: no half-configured auth.
+	m = decodeManifests(t, template(t, "--set", "profiling.serverAddress=http://pyroscope:4040",
+		"--set-string", "profiling.basicAuthUser=123456", "--set", "secrets.keys.pyroscopeBasicAuthPassword="))
+	w = defaults
+	w.pyroscopeAddress = "http://pyroscope:4040"
+	checkChart(t, m, w)
+
+	// A user but no address: profiling stays off.
+	m = decodeManifests(t, template(t, "--set-string", "profiling.basicAuthUser=123456"))
+	checkChart(t, m, defaults)
 }
 
 // One pod only (no HPA, replicaCount 1, or an HPA that may go down to 1): no
@@ -292,6 +324,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"root user", "podSecurityContext:\n  runAsNonRoot: false\n", "runAsNonRoot"},
 		{"duration as string", "shutdown:\n  timeoutSeconds: 20s\n", "timeoutSeconds"},
 		{"log format", "config:\n  logFormat: xml\n", "logFormat"},
+		{"profiling typo", "profiling:\n  serverAdress: http://pyroscope:4040\n", "'serverAdress' not allowed"},
+		{"profiling address without scheme", "profiling:\n  serverAddress: pyroscope:4040\n", "serverAddress"},
+		{"profiling password in the address", "profiling:\n  serverAddress: https://user:secret@profiles.example.com\n", "serverAddress"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := t.TempDir() + "/values.yaml"
@@ -482,6 +517,9 @@ func checkEnv(t *testing.T, c corev1.Container, w want, secrets map[string]bool,
 	if len(c.EnvFrom) > 0 {
 		t.Errorf("envFrom %v: every variable must be listed (and credentials come by secretKeyRef)", c.EnvFrom)
 	}
+	if w.pyroscopeUser != "" {
+		secrets = withSecrets(secrets, pyroscopeSecretEnv)
+	}
 	env := map[string]corev1.EnvVar{}
 	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	for _, e := range c.Env {
@@ -539,6 +577,22 @@ func checkEnv(t *testing.T, c corev1.Container, w want, secrets map[string]bool,
 		literal["OTEL_EXPORTER_OTLP_ENDPOINT"] = w.otlpEndpoint
 	} else if e, ok := env["OTEL_EXPORTER_OTLP_ENDPOINT"]; ok {
 		t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%q, want unset", e.Value)
+	}
+	// The app reads PYROSCOPE_* (telemetry.WithProfiling): only what is set
+	// is rendered, so that an unset address leaves profiling off.
+	for name, v := range map[string]string{
+		"PYROSCOPE_SERVER_ADDRESS":  w.pyroscopeAddress,
+		"PYROSCOPE_TENANT_ID":       w.pyroscopeTenant,
+		"PYROSCOPE_BASIC_AUTH_USER": w.pyroscopeUser,
+	} {
+		if v != "" {
+			literal[name] = v
+		} else if e, ok := env[name]; ok {
+			t.Errorf("%s=%q, want unset", name, e.Value)
+		}
+	}
+	if _, ok := env["PYROSCOPE_BASIC_AUTH_PASSWORD"]; ok && w.pyroscopeUser == "" {
+		t.Error("PYROSCOPE_BASIC_AUTH_PASSWORD without PYROSCOPE_BASIC_AUTH_USER")
 	}
 	for k, v := range literal {
 		if got := env[k]; got.Value != v || got.ValueFrom != nil {

@@ -241,6 +241,33 @@ The OTEL_* variables of a Deployment: dict "root" $ "serviceName" NAME
 {{- end }}
 
 {{/*
+Continuous profiling (PYROSCOPE_*), the same in every Deployment: nothing
+unless profiling.serverAddress is set. The password comes from the Secret
+(optional key), and only with a user to go with it.
+*/}}
+{{- define "blog-api.profilingEnv" -}}
+{{- $v := .Values.profiling -}}
+{{- with $v.serverAddress }}
+- name: PYROSCOPE_SERVER_ADDRESS
+  value: {{ . | quote }}
+{{- with $v.tenantId }}
+- name: PYROSCOPE_TENANT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- if and $v.basicAuthUser $.Values.secrets.keys.pyroscopeBasicAuthPassword }}
+- name: PYROSCOPE_BASIC_AUTH_USER
+  value: {{ $v.basicAuthUser | quote }}
+- name: PYROSCOPE_BASIC_AUTH_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "blog-api.secretName" $ }}
+      key: {{ $.Values.secrets.keys.pyroscopeBasicAuthPassword }}
+      optional: true
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 What the process that runs jobs needs: JOB_WORKERS, the sender, and the SMTP
 server from the Secret (optional: without the key the welcome email is
 skipped). dict "root" $ "jobWorkers" N.
