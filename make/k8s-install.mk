@@ -32,7 +32,8 @@ k8s-repos: ## add (or update) the Helm repositories of the pinned official chart
 	$(K8S_HELM) repo add --force-update $(OTEL_REPO_NAME) $(OTEL_REPO_URL)
 	$(K8S_HELM) repo add --force-update $(PROMETHEUS_COMMUNITY_REPO_NAME) $(PROMETHEUS_COMMUNITY_REPO_URL)
 	$(K8S_HELM) repo add --force-update $(GRAFANA_COMMUNITY_REPO_NAME) $(GRAFANA_COMMUNITY_REPO_URL)
-	$(K8S_HELM) repo update $(OTEL_REPO_NAME) $(PROMETHEUS_COMMUNITY_REPO_NAME) $(GRAFANA_COMMUNITY_REPO_NAME)
+	$(K8S_HELM) repo add --force-update $(GRAFANA_LABS_REPO_NAME) $(GRAFANA_LABS_REPO_URL)
+	$(K8S_HELM) repo update $(OTEL_REPO_NAME) $(PROMETHEUS_COMMUNITY_REPO_NAME) $(GRAFANA_COMMUNITY_REPO_NAME) $(GRAFANA_LABS_REPO_NAME)
 
 # Order: Prometheus first (its CRDs: the other releases create
 # ServiceMonitors), then the backends, the sampler tier before the gateway
@@ -42,6 +43,7 @@ k8s-install: k8s-repos ## install the observability stack (pinned official chart
 	$(call k8s_release,kps,$(KUBE_PROMETHEUS_STACK_CHART),$(KUBE_PROMETHEUS_STACK_VERSION),$(K8S_VALUES)/prometheus.yaml $(K8S_GENERATED)/prometheus-rules.yaml $(K8S_GENERATED)/alertmanager.yaml $(ALERTMANAGER_VALUES))
 	$(call k8s_release,loki,$(LOKI_CHART),$(LOKI_VERSION),$(K8S_VALUES)/loki.yaml)
 	$(call k8s_release,tempo,$(TEMPO_CHART),$(TEMPO_VERSION),$(K8S_VALUES)/tempo.yaml)
+	$(call k8s_release,pyroscope,$(PYROSCOPE_CHART),$(PYROSCOPE_VERSION),$(K8S_VALUES)/pyroscope.yaml)
 	$(call k8s_release,otel-sampler,$(OTEL_COLLECTOR_CHART),$(OTEL_COLLECTOR_VERSION),$(K8S_VALUES)/otel-sampler.yaml $(K8S_GENERATED)/otel-sampler-config.yaml)
 	$(call k8s_release,otel-gateway,$(OTEL_COLLECTOR_CHART),$(OTEL_COLLECTOR_VERSION),$(K8S_VALUES)/otel-gateway.yaml $(K8S_GENERATED)/otel-gateway-config.yaml)
 	$(call k8s_release,otel-agent,$(OTEL_COLLECTOR_CHART),$(OTEL_COLLECTOR_VERSION),$(K8S_VALUES)/otel-agent.yaml)
@@ -56,4 +58,4 @@ k8s-install: k8s-repos ## install the observability stack (pinned official chart
 
 k8s-uninstall: ## remove the app and every stack release (PersistentVolumeClaims and the namespaces stay)
 	-$(K8S_HELM) uninstall blog-api --namespace $(APP_NAMESPACE) --wait
-	-$(K8S_HELM) uninstall grafana otel-agent otel-gateway otel-sampler tempo loki kps --namespace $(K8S_NAMESPACE) --wait
+	-$(K8S_HELM) uninstall grafana otel-agent otel-gateway otel-sampler pyroscope tempo loki kps --namespace $(K8S_NAMESPACE) --wait

@@ -140,8 +140,8 @@ func TestK8sChartsPinned(t *testing.T) {
 		}
 		pinned[chart] = version
 	}
-	if len(pinned) != 5 {
-		t.Errorf("charts.env pins %v, want the collector, kube-prometheus-stack, loki, tempo and grafana charts", pinned)
+	if len(pinned) != 6 {
+		t.Errorf("charts.env pins %v, want the collector, kube-prometheus-stack, loki, tempo, pyroscope and grafana charts", pinned)
 	}
 
 	mk, err := os.ReadFile(testproc.RepoPath(t, "make", "k8s-install.mk"))

@@ -3,6 +3,7 @@ package stacktest
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v4"
 
+	"example.com/otelstarter/internal/k8svalues"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -173,3 +176,62 @@ func configFlagValue(t *testing.T, cmd []string, name string) string {
 	t.Fatalf("command %v has no %s", cmd, name)
 	return ""
 }
+
+// TestK8sPyroscope: the pyroscope release runs the image and the settings of
+// the compose stack (pyroscope/config.yaml, in the chart's structuredConfig,
+// with the retention written out), its Service is where Grafana and the app
+// chart's pods go, and the chart installs no collector or MinIO of its own.
+func TestK8sPyroscope(t *testing.T) {
+	values := readYAMLMap(t, k8sValuesDir+"/pyroscope.yaml")
+	if name := digString(values, "pyroscope", "fullnameOverride"); svcName(name) != k8svalues.PyroscopeService {
+		t.Errorf("pyroscope.yaml pyroscope.fullnameOverride %q does not make the Service %s", name, k8svalues.PyroscopeService)
+	}
+	if p := digAny(values, "pyroscope", "service", "port"); p != nil && p != pyroscopePort {
+		t.Errorf("pyroscope.yaml service port %v, want %d", p, pyroscopePort)
+	}
+	project := loadCompose(t)
+	if _, tag, _ := strings.Cut(project.Services["pyroscope"].Image, ":"); digString(values, "pyroscope", "image", "tag") != tag {
+		t.Errorf("pyroscope.yaml runs Pyroscope %s, docker-compose.yml %s", digString(values, "pyroscope", "image", "tag"), tag)
+	}
+	if digAny(values, "architecture", "storage", "v1") != true || digAny(values, "architecture", "storage", "v2") != false {
+		t.Errorf("pyroscope.yaml architecture.storage = %v, want the v1 storage only, as in compose", digAny(values, "architecture", "storage"))
+	}
+	for _, sub := range []string{"alloy", "agent", "minio"} {
+		if digAny(values, sub, "enabled") != false {
+			t.Errorf("pyroscope.yaml: the chart's %s is not disabled", sub)
+		}
+	}
+	if digAny(values, "pyroscope", "persistence", "enabled") != true {
+		t.Error("pyroscope.yaml: persistence off; profiles and the bucket would live in an emptyDir")
+	}
+
+	// structuredConfig is pyroscope/config.yaml with ${VAR:-default} written
+	// out, less the server block: the chart sets the port and the log level
+	// by flags.
+	raw, err := os.ReadFile(testproc.RepoPath(t, "pyroscope", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expanded := regexp.MustCompile(`\$\{[A-Z0-9_]+:-([^}]*)\}`).ReplaceAll(raw, []byte("$1"))
+	var want map[string]any
+	if err := yaml.Unmarshal(expanded, &want); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "server")
+	got, _ := digAny(values, "pyroscope", "structuredConfig").(map[string]any)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pyroscope.yaml structuredConfig differs from pyroscope/config.yaml:\n got %v\nwant %v", got, want)
+	}
+	for _, e := range checkSchema("pyroscope.yaml structuredConfig", any(got), pyroscopeSchema) {
+		t.Error(e)
+	}
+
+	// The app chart's pods push where Grafana reads.
+	app := readYAMLMap(t, k8sValuesDir+"/app.yaml")
+	if got := digString(app, "profiling", "serverAddress"); got != k8svalues.DatasourceURLs["pyroscope"] {
+		t.Errorf("app.yaml profiling.serverAddress = %q, want the pyroscope Service %s", got, k8svalues.DatasourceURLs["pyroscope"])
+	}
+}
+
+// svcName is the in-cluster DNS name of the Service name in the stack's namespace.
+func svcName(name string) string { return name + "." + k8svalues.Namespace + ".svc.cluster.local" }
