@@ -7,8 +7,12 @@
 # temporary git worktree), seeds a fresh PostgreSQL database through the API,
 # and for each binary and each route (GET /api/posts/{id}, a Redis cache hit;
 # GET /api/posts, PostgreSQL) runs wrk for WRK_SECONDS (15) while taking a
-# CPU profile of 10 s from the admin listener. Variants: telemetry exporting
-# to bin/otelcol (which discards), and OTEL_SDK_DISABLED=true. Each
+# CPU profile of 10 s from the admin listener. Variants (VARIANTS, default
+# "on off prof"): on, telemetry exporting to bin/otelcol (which discards);
+# off, OTEL_SDK_DISABLED=true; prof, on plus continuous profiling
+# (PYROSCOPE_SERVER_ADDRESS) pushed to the collector's HTTP port, which
+# answers 404: the profiles are collected, compressed and uploaded, only
+# Pyroscope's ingestion is missing. Each
 # (binary, route, variant) runs RUNS times (2), alternated, the app restarted
 # every run; the best run's figures and profile are kept in bench/profiles/
 # (ignored by git). Then it prints, per run, req/s and p99 from wrk, the
@@ -22,6 +26,7 @@ cd "$(dirname "$0")/.."
 
 BASELINE=${1:-}
 RUNS=${RUNS:-2}
+VARIANTS=${VARIANTS:-on off prof}
 WRK_SECONDS=${WRK_SECONDS:-15}
 PG=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 REDIS=${TEST_REDIS_URL:-redis://127.0.0.1:6379}/12
@@ -80,6 +85,7 @@ start_app() { # start_app BIN VARIANT
 		LOG_LEVEL=info FRONTEND_DIR=$tmp/none BCRYPT_COST=4 PPROF=true
 		OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$OTLP_PORT OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
 	[ "$2" = off ] && env+=(OTEL_SDK_DISABLED=true)
+	[ "$2" = prof ] && env+=(PYROSCOPE_SERVER_ADDRESS=http://127.0.0.1:$OTLP_PORT)
 	env "${env[@]}" "$tmp/app-$1" >"$tmp/app.log" 2>&1 &
 	app_pid=$!
 	pids+=("$app_pid")
@@ -105,7 +111,7 @@ printf '\n%-6s %-14s %-4s %-3s %9s %9s %12s\n' binary route tel run req/s p99 "C
 for route in "${routes[@]}"; do
 	for run in $(seq 1 "$RUNS"); do
 		for bin in "${bins[@]}"; do
-			for variant in on off; do
+			for variant in $VARIANTS; do
 				start_app "$bin" "$variant"
 				wrk -t2 -c8 -d2s --latency "http://127.0.0.1:$APP_PORT$route" >/dev/null # warm-up, fills the cache
 				name="$bin-$(echo "$route" | tr -c 'a-z0-9\n' '_')-$variant-$run"

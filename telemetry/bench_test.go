@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,15 +201,15 @@ var registerDiscard = sync.OnceFunc(func() {
 // benchTelemetry is the kit with every signal on, exported nowhere: spans
 // through OTEL_TRACES_EXPORTER, metrics, and log lines also through the
 // OpenTelemetry bridge, as in docker-compose.yml.
-func benchTelemetry(b *testing.B) *telemetry.Telemetry {
+func benchTelemetry(b *testing.B, opts ...telemetry.Option) *telemetry.Telemetry {
 	b.Helper()
 	registerDiscard()
 	b.Setenv("OTEL_TRACES_EXPORTER", "bench_discard")
-	tel, err := telemetry.Setup(context.Background(),
+	tel, err := telemetry.Setup(context.Background(), append([]telemetry.Option{
 		telemetry.WithLoggerProviderOptions(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardLogExporter{}))),
 		telemetry.WithLogWriter(io.Discard),
 		telemetry.WithoutGlobals(),
-	)
+	}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -307,4 +308,48 @@ func BenchmarkLogRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkProfiling is the kit's middleware without and with continuous
+// profiling (WithProfiling, pushing to a stand-in that discards): the
+// profiler's CPU sampling, the pprof labels on each request's goroutine and
+// the periodic heap, goroutine, mutex and block collections. The profiler
+// runs in the kit_profiling sub-benchmark only, started and stopped around
+// it, so that the kit sub-benchmark runs without it. cpu-ns/op is the
+// process's CPU time (getrusage) per request: unlike ns/op it includes the
+// profiler's own goroutines, which run beside the benchmark's.
+func BenchmarkProfiling(b *testing.B) {
+	benchEnv(b)
+	b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer sink.Close()
+	run := func(b *testing.B, tel *telemetry.Telemetry) {
+		h := tel.Middleware(benchMux())
+		r := httptest.NewRequest(http.MethodGet, "/api/posts/42", nil)
+		b.ReportAllocs()
+		before := processCPU(b)
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+		b.ReportMetric(float64(processCPU(b)-before)/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("kit", func(b *testing.B) { run(b, benchTelemetry(b)) })
+	b.Run("kit_profiling", func(b *testing.B) {
+		run(b, benchTelemetry(b, telemetry.WithProfiling(telemetry.ProfilingConfig{ServerAddress: sink.URL, UploadInterval: time.Second})))
+	})
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

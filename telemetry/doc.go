@@ -100,6 +100,16 @@
 // [Redact]. The handler passes the standard library's conformance test,
 // [testing/slogtest].
 //
+// # Profiles
+//
+// [WithProfiling] adds the fourth signal: when PYROSCOPE_SERVER_ADDRESS (or
+// [ProfilingConfig].ServerAddress) is set, pyroscope-go pushes CPU,
+// allocation, heap, goroutine, mutex and block profiles under the service's
+// name, and the tracer provider is wrapped by otel-profiling-go: a sampled
+// local root span carries pyroscope.profile.id, and the CPU samples taken
+// while it runs carry its span ID as the span_id label. Unset, nothing
+// starts.
+//
 // # The rest of the surface
 //
 // Beside [Setup], its options and the methods of [Telemetry], the package

@@ -105,7 +105,7 @@ func (t *Telemetry) setupProfiling() error {
 	profiler, err := pyroscope.Start(pyroscope.Config{
 		// Pyroscope labels the profiles service_name from it, as the other
 		// signals carry it.
-		ApplicationName:   name.AsString(),
+		ApplicationName:   profileServiceName(name.AsString()),
 		Tags:              tags,
 		ServerAddress:     cfg.ServerAddress,
 		BasicAuthUser:     cfg.BasicAuthUser,
@@ -137,6 +137,19 @@ func (t *Telemetry) setupProfiling() error {
 	})
 	t.TracerProvider = otelpyroscope.NewTracerProvider(t.TracerProvider)
 	return nil
+}
+
+// profileServiceName is name as Pyroscope accepts a service name: letters,
+// digits and "_-./"; any other character becomes "_". The SDK's default,
+// "unknown_service:<binary>", has a colon that Pyroscope refuses.
+func profileServiceName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("_-./", r):
+			return r
+		}
+		return '_'
+	}, name)
 }
 
 // pyroscopeLogger passes pyroscope-go's messages to the service's logger:

@@ -216,3 +216,19 @@ func TestProfilingRefusesABadAddress(t *testing.T) {
 		t.Fatalf("Setup = %v, want an error naming PYROSCOPE_SERVER_ADDRESS", err)
 	}
 }
+
+// TestProfilingWithoutAServiceName: the SDK's default name
+// (unknown_service:<binary>) has a colon Pyroscope refuses; Setup does not
+// fail for it, and the profiles go out under a name Pyroscope accepts.
+func TestProfilingWithoutAServiceName(t *testing.T) {
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	ingest := newIngestStandIn(t)
+	tel := telemetrytest.New(t, telemetry.WithProfiling(telemetry.ProfilingConfig{ServerAddress: ingest.URL}))
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pushed := ingest.all()
+	if len(pushed) == 0 || !strings.HasPrefix(pushed[0].name, "unknown_service_") {
+		t.Fatalf("pushed %d profiles, the first named %q; want unknown_service_<binary>", len(pushed), pushed[0].name)
+	}
+}
