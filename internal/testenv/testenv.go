@@ -10,10 +10,13 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,15 +148,59 @@ func RedisURL(tb testing.TB) string {
 	return raw
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
+// FreeAddr returns a loopback address whose port was free a moment ago,
+// for a program the test starts to listen on. The port comes from below the
+// kernel's ephemeral range: a port from ":0" is taken from that range, where
+// any outgoing connection opened meanwhile (by the test, or by the programs
+// it runs) can land on it before the program binds it, and the program then
+// fails with "address already in use". No port is handed out twice by one
+// test binary.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
+	lo, hi := 20000, ephemeralLow()
+	for range 200 {
+		if hi <= lo {
+			break
+		}
+		port := lo + mathrand.IntN(hi-lo)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return l.Addr().String()
+	}
+	// No room below the ephemeral range: the kernel's choice, with its race.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// handedOut holds the ports FreeAddr returned.
+var handedOut sync.Map
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// ip_local_port_range), 32768 where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 func randomHex(n int) string {
