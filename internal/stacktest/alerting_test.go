@@ -263,11 +263,11 @@ func notificationText(t *testing.T, mail *testproc.Mailpit, alertname, state str
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, html, err := mail.Text(context.Background(), id)
+	msg, err := mail.Message(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return text + "\n" + html
+	return msg.Text + "\n" + msg.HTML
 }
 
 func writeFile(t *testing.T, path, content string) {

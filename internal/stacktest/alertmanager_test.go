@@ -801,46 +801,25 @@ func writeYAMLFile(t *testing.T, v any) string {
 	return path
 }
 
-// mailpitMessage is what Mailpit's API returns for one message
-// (GET /api/v1/message/{ID}).
-type mailpitMessage struct {
-	From    struct{ Address string }
-	To      []struct{ Address string }
-	Subject string
-	Text    string
-}
-
 // mailpitSubjects returns every message Mailpit holds, by subject, with the
 // address it was sent to.
 func mailpitSubjects(t *testing.T, mp *testproc.Mailpit) map[string]testproc.MailpitMessage {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	status, body, err := testproc.Get(ctx, mp.API+"/api/v1/messages?limit=500")
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("mailpit messages: %d %v", status, err)
-	}
-	var res struct{ Messages []testproc.MailpitMessage }
-	if err := json.Unmarshal(body, &res); err != nil {
+	msgs, err := mp.Messages(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]testproc.MailpitMessage{}
-	for _, m := range res.Messages {
+	for _, m := range msgs {
 		out[m.Subject] = m
 	}
 	return out
 }
 
-func mailpitRead(t *testing.T, mp *testproc.Mailpit, id string) mailpitMessage {
+func mailpitRead(t *testing.T, mp *testproc.Mailpit, id string) testproc.MailpitMessage {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	status, body, err := testproc.Get(ctx, mp.API+"/api/v1/message/"+id)
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("mailpit message %s: %d %v", id, status, err)
-	}
-	var m mailpitMessage
-	if err := json.Unmarshal(body, &m); err != nil {
+	m, err := mp.Message(context.Background(), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return m

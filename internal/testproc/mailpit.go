@@ -52,14 +52,16 @@ func (m *Mailpit) Restart() {
 	WaitFor(m.tb, "mailpit ready", 30*time.Second, func() error { return HTTPOK(m.API + "/readyz") }, m.Process)
 }
 
-// MailpitMessage is the part of a message summary of Mailpit's API the
-// tests read.
+// MailpitMessage is the part of a message of Mailpit's API the tests read.
+// Lists (summaries) leave Text and HTML empty; [Mailpit.Message] fills them.
 type MailpitMessage struct {
 	ID      string
 	From    struct{ Name, Address string }
 	To      []struct{ Name, Address string }
 	Subject string
 	Snippet string // the start of the text body
+	Text    string
+	HTML    string
 }
 
 // MessagesTo returns the messages Mailpit holds for the address to
@@ -101,14 +103,12 @@ func (m *Mailpit) Messages(ctx context.Context) ([]MailpitMessage, error) {
 	return res.Messages, nil
 }
 
-// Text returns the plain-text and HTML bodies of message id
+// Message returns message id whole, its bodies included
 // (GET /api/v1/message/{id}).
-func (m *Mailpit) Text(ctx context.Context, id string) (text, html string, err error) {
-	var msg struct{ Text, HTML string }
-	if err := m.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id), &msg); err != nil {
-		return "", "", err
-	}
-	return msg.Text, msg.HTML, nil
+func (m *Mailpit) Message(ctx context.Context, id string) (MailpitMessage, error) {
+	var msg MailpitMessage
+	err := m.getJSON(ctx, "/api/v1/message/"+url.PathEscape(id), &msg)
+	return msg, err
 }
 
 func (m *Mailpit) getJSON(ctx context.Context, path string, v any) error {
