@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -17,6 +16,7 @@ import (
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/config"
 	"example.com/otelstarter/app/internal/health"
+	"example.com/otelstarter/app/internal/httpapi"
 	"example.com/otelstarter/app/internal/httpjson"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/telemetry"
@@ -51,10 +51,10 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 	}
 	defer w.close()
 
-	var draining atomic.Bool
+	probes := &httpapi.Probes{Ready: w.checker.Ready}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	probes := &http.Server{
-		Handler:           workerProbes(w.checker, &draining),
+	probeSrv := &http.Server{
+		Handler:           workerProbes(probes),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          errLog,
@@ -72,7 +72,7 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 		return err
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- probes.Serve(probesLn) }()
+	go func() { errc <- probeSrv.Serve(probesLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
 	log.InfoContext(ctx, "worker.started",
 		slog.String("version", version),
@@ -89,11 +89,11 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 		return fmt.Errorf("worker stopped: %w", err)
 	}
 	ctx = context.WithoutCancel(ctx)
-	draining.Store(true)
+	probes.Drain()
 	log.InfoContext(ctx, "worker.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(w.queue.Stop(sctx), probes.Shutdown(sctx), admin.Shutdown(sctx))
+	err = errors.Join(w.queue.Stop(sctx), probeSrv.Shutdown(sctx), admin.Shutdown(sctx))
 	stopBG()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -102,14 +102,10 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 	return nil
 }
 
-// worker is `app worker` wired together, without its listeners.
-type worker struct {
-	application
-}
-
-// buildWorker opens the database and the job queue with workers, in one
-// "startup" trace as the API's build does.
-func buildWorker(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *worker, err error) {
+// buildWorker wires `app worker`, without its listeners: the database, the
+// job queue with workers and the health checks, in one "startup" trace as
+// the API's build does.
+func buildWorker(ctx context.Context, cfg *config.Config, tel *telemetry.Telemetry) (_ *application, err error) {
 	ctx, span := otel.Tracer(scope).Start(ctx, "startup")
 	defer func() {
 		if err != nil {
@@ -117,7 +113,7 @@ func buildWorker(ctx context.Context, cfg *config.Config, tel *telemetry.Telemet
 		}
 		span.End()
 	}()
-	w := &worker{}
+	w := &application{}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -140,22 +136,12 @@ func buildWorker(ctx context.Context, cfg *config.Config, tel *telemetry.Telemet
 	return w, nil
 }
 
-// workerProbes serves the worker's /livez and /readyz, as the API's.
-func workerProbes(checker *health.Checker, draining *atomic.Bool) http.Handler {
+// workerProbes serves the worker's /livez and /readyz, the API's probes,
+// and a JSON 404 for anything else.
+func workerProbes(probes *httpapi.Probes) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case draining.Load():
-			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
-		case !checker.Ready(r.Context()):
-			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		default:
-			httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
-		}
-	})
+	mux.HandleFunc("GET /livez", probes.Livez)
+	mux.HandleFunc("GET /readyz", probes.Readyz)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Error(w, workerNotFound)
 	})

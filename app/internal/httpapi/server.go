@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
@@ -67,7 +66,7 @@ type FrontendSentry struct {
 type Server struct {
 	cfg      Config
 	mux      *http.ServeMux
-	draining atomic.Bool
+	probes   Probes
 	wsActive wsGauge
 }
 
@@ -77,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.probes.Ready = func(ctx context.Context) bool { return s.cfg.Health.Ready(ctx) }
 	if err := s.wsActive.init(); err != nil {
 		return nil, err
 	}
@@ -96,8 +96,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ws", s.websocket)
 	m.HandleFunc("GET /api/config", s.frontendConfig)
 	m.HandleFunc("GET /api/health", s.health)
-	m.HandleFunc("GET /livez", s.livez)
-	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("GET /livez", s.probes.Livez)
+	m.HandleFunc("GET /readyz", s.probes.Readyz)
 	if s.cfg.SentryTunnel != nil {
 		m.Handle("POST /api/sentry-tunnel", RateLimited(s.cfg.TunnelLimiter, s.cfg.SentryTunnel))
 	}
@@ -123,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Drain makes /readyz fail so load balancers stop sending traffic before
 // shutdown.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.probes.Drain() }
 
 // reportError forwards to Config.ReportError.
 func (s *Server) reportError(ctx context.Context, err error) {
@@ -298,22 +298,6 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, rep)
-}
-
-func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
-		return
-	}
-	if !s.cfg.Health.Ready(r.Context()) {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // notFound answers unknown paths with 404 JSON, or 405 with an Allow
