@@ -127,7 +127,6 @@ func (t *Telemetry) setupProfiling() error {
 		runtime.SetBlockProfileRate(0)
 		return fmt.Errorf("profiling: %w", err)
 	}
-	t.profiling = true
 	t.shutdowns = append(t.shutdowns, func(ctx context.Context) error {
 		// Stop pushes what was collected since the last upload.
 		err := profiler.Stop()

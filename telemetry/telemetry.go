@@ -59,7 +59,6 @@ type Telemetry struct {
 	logBridged bool
 
 	sdkDisabled     bool               // OTEL_SDK_DISABLED: the providers are no-ops
-	profiling       bool               // a Pyroscope profiler runs (WithProfiling)
 	res             *resource.Resource // the SDK's resource; nil when OTEL_SDK_DISABLED
 	routeLostWarned atomic.Bool        // see warnRouteLost
 }
