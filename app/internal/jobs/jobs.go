@@ -171,7 +171,9 @@ func (q *Queue) drivers(ctx context.Context, cfg Config) (riverdriver.Driver[*sq
 			driver = riverdatabasesql.NewWithPgxListener(cfg.DB, q.listener)
 		}
 	}
-	migrator, err := rivermigrate.New(plain, &rivermigrate.Config{Logger: quiet()})
+	// rivermigrate logs every migration it applies at info level; the
+	// startup span already records them.
+	migrator, err := rivermigrate.New(plain, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("jobs: %w", err)
 	}
@@ -202,10 +204,6 @@ func (a atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return atLeast{a.h.WithAttrs(attrs), a.level}
 }
 func (a atLeast) WithGroup(name string) slog.Handler { return atLeast{a.h.WithGroup(name), a.level} }
-
-// quiet is a logger for rivermigrate, which logs every migration it applies
-// at info level; the startup span already records them.
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // EnqueueWelcomeTx inserts the welcome email of user userID in tx, the
 // transaction that creates the user: the job exists if and only if the
