@@ -1,6 +1,8 @@
-# The commands a user types. `make help` lists them.
-#   make run    the demo service on :8080 (SQLite, JSON logs; the UI when npm is available)
-#   make test   every test: Go (unit + PostgreSQL/Redis integration), frontend, browser e2e, stack proofs
+# The commands a user types. `make help` lists them by area.
+#   make run        the demo service on :8080 (SQLite, JSON logs; the UI when npm is available)
+#   make test       the everyday loop: lint, Go tests that need no built program, the copied
+#                   telemetry/, the frontend's lint, types and unit tests (about 3 minutes warm)
+#   make test-all   what CI runs: `make test`, then every proof that builds or drives a real program
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,10 +14,24 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOTESTFLAGS ?= -race -count=1
 
-.PHONY: help
-help: ## list the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+# `make help` prints each `target: ## text` under the `##@ area` line above
+# it (areas may recur across make/*.mk), areas in HELP_AREAS order.
+HELP_AREAS := run test stack deploy performance other
 
+.PHONY: help
+##@ run
+help: ## list the targets by area
+	@awk -v order="$(HELP_AREAS)" ' \
+		FNR == 1 { area = "other" } \
+		/^##@ / { area = $$2; next } \
+		/^[a-zA-Z0-9_\/.-]+:.*## / { \
+			split($$0, parts, /:.*## /); \
+			lines[area] = lines[area] sprintf("  %-20s %s\n", parts[1], parts[2]); next } \
+		END { n = split(order, areas, " "); \
+			for (i = 1; i <= n; i++) if (areas[i] in lines) { printf "%s:\n%s", areas[i], lines[areas[i]]; delete lines[areas[i]] } \
+			for (a in lines) printf "%s:\n%s", a, lines[a] }' $(MAKEFILE_LIST)
+
+##@ run
 .PHONY: run
 run: ## run the demo service on :8080 (builds the frontend first when npm is available)
 	@if command -v npm >/dev/null 2>&1; then \
@@ -32,41 +48,62 @@ run: ## run the demo service on :8080 (builds the frontend first when npm is ava
 build: ## build bin/app
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/app ./app
 
-# The suites, in order. A proof that needs a missing program or service is
-# skipped outside CI (and fails with CI=true); each skip is written to
-# SKIP_REPORT, and the run ends with that list, pass or fail.
-TEST_SUITES := test-go test-copy test-rename test-frontend test-e2e test-stack test-k8s
+##@ test
+# Two tiers. TEST_SUITES is the everyday loop: `go test -short` skips each
+# test that builds or drives a real program (the app binary, Mailpit, a
+# collector), and the packages that only hold such proofs are left out.
+# SLOW_SUITES is everything else CI runs; test-go-full runs again, without
+# -short, the packages that skipped tests under it. A proof that needs a
+# missing program or service is skipped outside CI (and fails with
+# CI=true); each skip is written to SKIP_REPORT, and the run ends with that
+# list, pass or fail.
+TEST_SUITES := lint test-go test-copy test-frontend
+SLOW_SUITES := test-go-full test-frontend-build test-e2e test-stack test-rename test-k8s test-faults test-leak fuzz
 SKIP_REPORT := $(CURDIR)/bin/skipped-proofs.txt
 
-.PHONY: test
-test: ## run every test (what CI runs), then list the proofs that were skipped and why
+# run_suites runs the make targets $(1) under the name $(2), then lists the
+# proofs that were skipped; it fails if a suite failed.
+define run_suites
 	@mkdir -p bin; : > $(SKIP_REPORT)
-	@status=0; SKIP_REPORT=$(SKIP_REPORT) $(MAKE) --no-print-directory $(TEST_SUITES) || status=$$?; \
+	@status=0; SKIP_REPORT=$(SKIP_REPORT) $(MAKE) --no-print-directory $(1) || status=$$?; \
 		if [ -s $(SKIP_REPORT) ]; then \
-			echo; echo "make test: $$(wc -l < $(SKIP_REPORT)) proofs were SKIPPED, so NOT proven on this machine:"; \
+			echo; echo "make $(2): $$(wc -l < $(SKIP_REPORT)) proofs were SKIPPED, so NOT proven on this machine:"; \
 			sed 's/^/  /' $(SKIP_REPORT); \
 		else \
-			echo; echo "make test: no proof was skipped"; \
+			echo; echo "make $(2): no proof was skipped"; \
 		fi; \
 		exit $$status
+endef
 
-# bin/mailpit: the app's tests send the welcome email to a real Mailpit.
-.PHONY: test-go
-test-go: lint bin/mailpit ## Go tests: unit, API and PostgreSQL/Redis integration (with -race)
-	$(GO) test $(GOTESTFLAGS) $$($(GO) list ./... | grep -vE '/internal/(stacktest|faulttest|leaktest)$$')
+.PHONY: test test-slow test-all
+test: ## the everyday loop: lint, Go tests (-short, -race; PostgreSQL and Redis), test-copy, frontend unit tests
+	$(call run_suites,$(TEST_SUITES),test)
+
+test-slow: ## every proof that builds or drives a real program: e2e, stack, two tiers, rename, k8s, faults, leak, fuzz
+	$(call run_suites,$(SLOW_SUITES),test-slow)
+
+test-all: ## what CI runs: make test, then make test-slow
+	$(call run_suites,$(TEST_SUITES) $(SLOW_SUITES),test-all)
+
+# The packages that hold only proofs of real programs have their own suites.
+PROGRAM_TEST_PKGS := /internal/(stacktest|faulttest|leaktest)$$
+
+.PHONY: test-go test-go-full
+test-go: ## Go tests with -short: unit, API, PostgreSQL/Redis integration (with -race)
+	$(GO) test -short $(GOTESTFLAGS) $$($(GO) list ./... | grep -vE '$(PROGRAM_TEST_PKGS)')
+
+# The packages with a test that -short skips: those that check
+# testing.Short() or start a program through testproc.
+test-go-full: bin/mailpit ## the Go tests that test-go skips (-short), run in full
+	@pkgs=$$(grep -rlE 'testing\.Short\(\)|testproc\.(Start|Otelcol|BuildApp)' --include='*_test.go' app telemetry internal \
+		| xargs -r -n1 dirname | sort -u | sed 's#^#./#' | grep -vE '$(PROGRAM_TEST_PKGS)' || true); \
+		echo "$(GO) test $(GOTESTFLAGS) $$pkgs"; \
+		[ -z "$$pkgs" ] || $(GO) test $(GOTESTFLAGS) $$pkgs
 
 .PHONY: cover
 cover: ## coverage of the telemetry package and the app
 	$(GO) test -count=1 -coverprofile=coverage.out ./telemetry/... ./app/...
 	$(GO) tool cover -func=coverage.out | tail -1
-
-.PHONY: fuzz
-fuzz: ## run each fuzz target for FUZZTIME (default 20s)
-	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' telemetry app | sed 's/func //'); do \
-		pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' telemetry app | xargs dirname); \
-		echo "fuzz $$t in ./$$pkg"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-20s} ./$$pkg; \
-	done
 
 # sloglint: every call passes a context (without one the line loses its
 # trace_id), messages are constant lowercase event names, keys snake_case,
@@ -107,6 +144,7 @@ test-copy: ## prove telemetry/ builds and passes its tests alone, copied into a 
 		$(GO) list -m -f '{{if not .Indirect}}{{if not .Main}}  {{.Path}} {{.Version}}{{end}}{{end}}' all
 
 .PHONY: clean
+##@ run
 clean: ## remove built files
 	rm -rf bin coverage.out data/*.db frontend/dist
 

@@ -33,6 +33,7 @@ BENCHSTAT ?= $(shell $(GO) tool -n benchstat >/dev/null 2>&1 && echo '$(GO) tool
 # bench/ is a directory: without .PHONY `make bench` would be "up to date".
 .PHONY: bench load load-collector
 
+##@ performance
 bench: ## micro-benchmarks of telemetry/ (kit vs naive_full, naive, plain) into bench/RESULTS.md
 	$(GO) test -run '^$$' -bench '$(BENCH_PATTERN)' -benchmem -count $(BENCH_COUNT) ./telemetry/ > bench/micro.txt
 	@stat=$$(mktemp); trap 'rm -f "$$stat"' EXIT; \

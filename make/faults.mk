@@ -10,5 +10,6 @@ FAULT_TEST_RUN ?= .
 
 .PHONY: test-faults
 
+##@ test
 test-faults: bin/otelcol ## fault-injection tests against the real binary (collector down/hung, PostgreSQL down, SIGTERM, slow clients)
 	FAULT_TESTS=1 $(GO) test -count=1 -timeout 5m -v -run '$(FAULT_TEST_RUN)' ./internal/faulttest/

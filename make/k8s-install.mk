@@ -25,6 +25,7 @@ k8s_release = $(K8S_HELM) upgrade --install $(1) $(2) --version $(3) \
 
 .PHONY: k8s-values k8s-repos k8s-install k8s-uninstall
 
+##@ deploy
 k8s-values: ## regenerate deploy/kubernetes/values/generated/ from collector/, prometheus/rules/, alertmanager/ and grafana/
 	$(GO) run ./internal/cmd/k8svalues
 

@@ -20,6 +20,7 @@ CHART_PROD_VALUES := $(CHART_DIR)/values-production.example.yaml
 bin/helm:
 	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
+##@ deploy
 # helm lint does not run the chart's `fail` checks (in lint mode they only
 # log), so both value sets are rendered too.
 k8s-lint: bin/helm ## helm lint --strict the chart (default values and the production example), then render both
@@ -31,6 +32,7 @@ k8s-lint: bin/helm ## helm lint --strict the chart (default values and the produ
 k8s-template: bin/helm ## print the chart's manifests with the production example values
 	@$(CHART_HELM) template blog-api $(CHART_DIR) -f $(CHART_PROD_VALUES) --api-versions monitoring.coreos.com/v1
 
+##@ test
 # With CI=true a missing helm fails the tests; elsewhere they skip and say so
 # in SKIP_REPORT.
 test-k8s: bin/helm ## prove the Kubernetes chart: helm lint/template, strict decode into k8s.io/api

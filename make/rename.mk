@@ -24,6 +24,7 @@ KIT_REPO    := github.com/example/$(KIT_PROJECT)
 
 .PHONY: rename test-rename
 
+##@ run
 rename: ## rename the module and the service everywhere: make rename MODULE=example.com/you/svc [SERVICE=svc]
 	@new="$(MODULE)"; old="$$($(GO) list -m)"; svc="$(SERVICE)"; \
 		if [ -z "$$new" ] || [ "$$new" = "$$old" ]; then echo "usage: make rename MODULE=example.com/you/svc [SERVICE=svc] (now: $$old)"; exit 2; fi; \
@@ -38,6 +39,7 @@ rename: ## rename the module and the service everywhere: make rename MODULE=exam
 			| xargs -0 -r sed -i -e "s#$(KIT_REPO)/#$$repo/#g" -e "s#$$old#$$new#g" -e "s#$(KIT_SERVICE)#$$svc#g" -e "s#$(KIT_WORKER)#$$svc-worker#g" -e "s#$(KIT_PROJECT)#$$svc#g" -e "s#$(KIT_FOLDER)#$$svc#g"; \
 		echo "renamed: module $$old -> $$new; service, compose project, image and Grafana folder -> $$svc; worker -> $$svc-worker; runbook links -> https://$$repo/blob/main/docs/runbooks/"
 
+##@ test
 # The copy has the tracked files only, plus bin/otelcol, bin/prometheus, bin/promtool,
 # bin/telemetrygen, bin/mailpit, bin/alertmanager and bin/amtool so that its stack tests
 # run the real programs instead of skipping.

@@ -7,6 +7,7 @@ COMPOSE_SCALE_FILES := -f docker-compose.yml -f docker-compose.scale.yml
 
 .PHONY: up-scale down-scale
 
+##@ stack
 up-scale: compose-check ## start the stack with a collector gateway, two tail-sampling collectors and two app replicas
 	$(COMPOSE) $(COMPOSE_SCALE_FILES) up -d --build
 	@echo

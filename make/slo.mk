@@ -20,6 +20,7 @@ SLO_SPEC  = $(wildcard prometheus/slo/*.yml)
 SLO_RULES = prometheus/rules/slo.yml
 
 .PHONY: slo
+##@ stack
 slo: ## regenerate prometheus/rules/slo.yml from prometheus/slo/ with sloth
 	@if [ "$(words $(SLO_SPEC))" != 1 ]; then echo "make slo: want one SLO spec in prometheus/slo/*.yml, found: $(SLO_SPEC)"; exit 1; fi
 	$(SLOTH) generate --no-log -i $(SLO_SPEC) -o $(SLO_RULES)

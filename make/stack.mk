@@ -16,6 +16,7 @@ STACK_TEST_RUN ?= .
 
 .PHONY: collector up down logs compose-check traffic test-stack lint-stack
 
+##@ stack
 collector: bin/otelcol ## build bin/otelcol from collector/builder.yaml (only when it changed)
 
 $(OCB):
@@ -118,6 +119,7 @@ logs: compose-check ## follow the logs of every stack service
 traffic: ## send realistic demo traffic to the running app for TRAFFIC_FOR (2m)
 	$(GO) run ./internal/cmd/traffic -url $(TRAFFIC_URL) -duration $(TRAFFIC_FOR)
 
+##@ test
 # Everything runs from Go tests in internal/stacktest: otelcol validate,
 # promtool, compose-go, dashboards, and the end-to-end run of the real app,
 # collector and Prometheus. With CI=true a missing program fails the test.
@@ -133,6 +135,7 @@ lint-stack: bin/otelcol bin/promtool bin/amtool ## check the stack's config file
 # prometheus/prometheus module, Mailpit at MAILPIT_VERSION, Alertmanager and
 # amtool at ALERTMANAGER_VERSION) is at another version than its image.
 .PHONY: versions
+##@ stack
 versions: ## print every pinned version: the stack's images and the programs the tests run
 	@echo "Images (docker-compose.yml):"
 	@awk '/^services:/ {s=1; next} s && /^[^ #]/ {s=0} s && /^  [a-z0-9-]+:$$/ {svc=$$1; sub(":", "", svc)} s && /^    image:/ {printf "  %-16s %s\n", svc, $$2}' docker-compose.yml

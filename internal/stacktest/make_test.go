@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,10 +61,18 @@ func TestMakeHelpListsEveryTarget(t *testing.T) {
 		t.Fatalf("make help: %v\n%s", err, out)
 	}
 	listed := map[string]bool{}
+	var areas []string
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) > 1 {
+		if area, ok := strings.CutSuffix(line, ":"); ok && !strings.HasPrefix(line, " ") {
+			areas = append(areas, area)
+		} else if f := strings.Fields(line); len(f) > 1 {
 			listed[f[0]] = true
 		}
+	}
+	// Grouped by area, in the order a newcomer meets them; a target left
+	// without a `##@ area` line would land under "other".
+	if want := []string{"run", "test", "stack", "deploy", "performance"}; !slices.Equal(areas, want) {
+		t.Errorf("make help areas = %q, want %q (a target needs a `##@ area` line above it)", areas, want)
 	}
 	files, _ := filepath.Glob(testproc.RepoPath(t, "make", "*.mk"))
 	files = append(files, testproc.RepoPath(t, "Makefile"))
@@ -181,5 +190,62 @@ func TestMakeRunStopsWithMake(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"msg":"server.stopped"`) {
 		t.Errorf("the app did not shut down gracefully (no server.stopped):\n%s", out.String())
+	}
+}
+
+// TestFuzzTargetsListed: make fuzz runs the explicit FUZZ_TARGETS list, so a
+// renamed target fails the run; this keeps a new Fuzz function from being
+// left out of it.
+func TestFuzzTargetsListed(t *testing.T) {
+	body, err := os.ReadFile(testproc.RepoPath(t, "make", "security.mk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)FUZZ_TARGETS := \\\n(.*?)\n\n`).FindSubmatch(body)
+	if block == nil {
+		t.Fatal("make/security.mk has no FUZZ_TARGETS block")
+	}
+	listed := map[string]bool{}
+	for _, f := range strings.Fields(strings.ReplaceAll(string(block[1]), "\\", "")) {
+		listed[f] = true
+	}
+	found := map[string]bool{}
+	fuzzFunc := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
+	root := testproc.RepoRoot(t)
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "bin" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
+			found["./"+rel+":"+string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target := range found {
+		if !listed[target] {
+			t.Errorf("%s is not in make/security.mk's FUZZ_TARGETS: make fuzz would not run it", target)
+		}
+	}
+	for target := range listed {
+		if !found[target] {
+			t.Errorf("FUZZ_TARGETS lists %s, which no test file defines", target)
+		}
+	}
+	if len(found) < 5 {
+		t.Errorf("found %d fuzz targets, want at least the 5 the kit has", len(found))
 	}
 }

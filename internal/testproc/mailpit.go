@@ -27,8 +27,10 @@ type Mailpit struct {
 // StartMailpit runs bin/mailpit on free loopback ports, its database in the
 // test's temporary directory, with Mailpit's flags args added. Without
 // bin/mailpit the test fails in CI and is skipped, loudly, elsewhere.
+// Under -short (make test) it is skipped: make test-all runs it.
 func StartMailpit(tb testing.TB, args ...string) *Mailpit {
 	tb.Helper()
+	SkipShort(tb, "Mailpit")
 	bin := RepoPath(tb, "bin", "mailpit")
 	if _, err := os.Stat(bin); err != nil {
 		testenv.Missing(tb, "Mailpit bin/mailpit (build it with `make bin/mailpit`)", "PATH", err)

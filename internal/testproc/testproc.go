@@ -58,6 +58,16 @@ func RepoPath(tb testing.TB, elem ...string) string {
 	return filepath.Join(append([]string{RepoRoot(tb)}, elem...)...)
 }
 
+// SkipShort skips tb under -short, the everyday `make test`, because it
+// needs program, a built program; `make test-all` runs it. The skip is not
+// written to the skipped-proofs report: it is the tier's design, not a gap.
+func SkipShort(tb testing.TB, program string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short: needs " + program + ", a built program; make test-all runs this proof")
+	}
+}
+
 // Otelcol returns the collector built by `make collector` (or the one
 // OTELCOL_BIN names); a missing one fails the test in CI, skips it elsewhere.
 func Otelcol(tb testing.TB) string {
@@ -75,6 +85,7 @@ func Otelcol(tb testing.TB) string {
 // BuildApp compiles ./app into the test's temporary directory.
 func BuildApp(tb testing.TB) string {
 	tb.Helper()
+	SkipShort(tb, "the app binary")
 	bin := filepath.Join(tb.TempDir(), "app")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
