@@ -49,6 +49,7 @@ require (
 require (
 	github.com/grafana/pyroscope-go/godeltaprof v0.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/yuin/goldmark v1.8.7 // indirect
 )
 
 require (
