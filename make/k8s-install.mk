@@ -14,7 +14,7 @@ APP_NAMESPACE ?= blog
 K8S_VALUES    := deploy/kubernetes/values
 K8S_GENERATED := $(K8S_VALUES)/generated
 # Your own kube-prometheus-stack values, applied last: where alerts go (the
-# SMTP server, addresses, a webhook or Slack receiver; README.md, "Alerts").
+# SMTP server, addresses, a webhook or Slack receiver; docs/stack.md, "Alerts").
 # e.g. make k8s-install ALERTMANAGER_VALUES=my-alertmanager.yaml
 ALERTMANAGER_VALUES ?=
 # helm upgrade --install RELEASE CHART VERSION VALUES...: idempotent, waits

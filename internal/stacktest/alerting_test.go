@@ -32,7 +32,7 @@ import (
 //  3. The app killed: BlogAPIDown arrives, and the burn-rate alert, still
 //     firing, is inhibited by it.
 //
-// It logs the time from each failure to its notification; the README
+// It logs the time from each failure to its notification; docs/stack.md
 // quotes them.
 func TestAlertsReachAPerson(t *testing.T) {
 	if testing.Short() {
