@@ -259,6 +259,10 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     assert.equal(sent.event.contexts?.trace?.trace_id, requestId, 'event contexts.trace.trace_id');
     assert.equal(sent.env.headers.trace?.trace_id, requestId, 'envelope header trace.trace_id');
     assert.equal(sent.env.headers.trace?.public_key, 'publickey', 'the DSN came from the runtime config');
+    // The privacy baseline (dataCollection): no IP inferred, no cookies, the user by ID only.
+    assert.equal(sent.event.sdk?.settings?.infer_ip, 'never', 'Sentry is told not to infer the IP address');
+    assert.equal(sent.event.request?.cookies, undefined, 'no cookies on the event');
+    assert.deepEqual(Object.keys(sent.event.user ?? {}), ['id'], 'the user is identified by ID only');
 
     // 2. The Go app forwarded it, unchanged, to the project of the configured DSN.
     const received = await waitFor(() => errorEvents(sentry.envelopes).find(({ event }) => event.event_id === eventId), {
@@ -304,30 +308,50 @@ describe('blog end to end', { skip: skipReason || false }, () => {
     });
   });
 
-  it('sends the browser spans to Sentry in the same trace, named by route', STEP_TIMEOUT, async () => {
+  it('streams the browser spans to Sentry in the same trace, named by route', STEP_TIMEOUT, async () => {
     const traceId = TRACEPARENT.exec(createCall.traceparent)?.[1];
     assert.ok(traceId, 'the POST /api/posts step ran');
-    const transactions = () =>
-      tunnelled.flatMap((env) => env.items.filter((it) => it.header.type === 'transaction' && it.json).map((it) => it.json));
+    // SDK 11 streams spans (span items of a span v2 container) instead of
+    // sending transactions; attributes are typed: { type, value }.
+    const spans = () =>
+      tunnelled.flatMap((env) => env.items.filter((it) => it.header.type === 'span' && it.json).flatMap((it) => it.json.items ?? []));
+    const attr = (/** @type {any} */ span, /** @type {string} */ key) => span.attributes?.[key]?.value;
+    const segments = () => spans().filter((sp) => sp.is_segment);
 
-    // The navigation that published the post holds its fetch span.
-    const tx = await waitFor(
-      () => transactions().find((t) => t.contexts?.trace?.trace_id === traceId),
-      { timeoutMs: 30_000, what: `a transaction in trace ${traceId}` },
-    );
-    assert.equal(tx.contexts.trace.op, 'navigation');
-    assert.equal(tx.transaction, '/posts/new', 'named by route pattern');
-    const fetchSpan = tx.spans?.find((/** @type {any} */ sp) => sp.op === 'http.client' && /POST .*\/api\/posts$/.test(sp.description));
-    assert.ok(fetchSpan, `an http.client span for POST /api/posts (spans: ${tx.spans?.map((/** @type {any} */ sp) => sp.description).join(', ')})`);
-    assert.equal(fetchSpan.trace_id, traceId);
+    // The navigation that published the post is the segment of its fetch span.
+    const nav = await waitFor(() => segments().find((sp) => sp.trace_id === traceId), {
+      timeoutMs: 30_000,
+      what: `a segment span in trace ${traceId}`,
+    });
+    assert.equal(attr(nav, 'sentry.op'), 'navigation');
+    assert.equal(nav.name, '/posts/new', 'named by route pattern');
+    assert.equal(attr(nav, 'sentry.segment.name.source'), 'route');
+    const isCreate = (/** @type {any} */ sp) =>
+      sp.trace_id === traceId &&
+      attr(sp, 'sentry.op') === 'http.client' &&
+      attr(sp, 'http.request.method') === 'POST' &&
+      new URL(attr(sp, 'url.full') ?? '', baseURL).pathname === '/api/posts';
+    const fetchSpan = await waitFor(() => spans().find(isCreate), {
+      what: () =>
+        `an http.client span for POST /api/posts (spans of the trace: ${spans()
+          .filter((sp) => sp.trace_id === traceId)
+          .map((sp) => `${sp.name} ${attr(sp, 'url.full') ?? ''}`)
+          .join(', ')})`,
+    });
     assert.equal(createCall.traceparent.split('-')[2], fetchSpan.span_id, 'traceparent names the fetch span as parent');
 
     // Post pages are grouped under one name, whatever the post ID.
     assert.ok(
-      transactions().some((t) => t.transaction === '/posts/:id'),
-      `a /posts/:id transaction (got ${transactions().map((t) => t.transaction).join(', ')})`,
+      segments().some((sp) => sp.name === '/posts/:id'),
+      `a /posts/:id segment (got ${segments().map((sp) => sp.name).join(', ')})`,
     );
-    assert.ok(!transactions().some((t) => /^\/posts\/\d+/.test(t.transaction)), 'no transaction named after a raw post URL');
+    assert.ok(!segments().some((sp) => /^\/posts\/\d+/.test(sp.name)), 'no segment named after a raw post URL');
+    // dataCollection.userInfo is off: Sentry must not infer the user's IP or user agent from these spans.
+    const containers = tunnelled.flatMap((env) => env.items.filter((it) => it.header.type === 'span' && it.json).map((it) => it.json));
+    assert.ok(
+      containers.every((c) => c.ingest_settings?.infer_ip === 'never'),
+      `every span container says infer_ip: never (got ${JSON.stringify(containers.map((c) => c.ingest_settings))})`,
+    );
   });
 
   it('runs the whole UI under a strict Content-Security-Policy without a violation', STEP_TIMEOUT, async () => {

@@ -1,7 +1,9 @@
+import { SENTRY_SEGMENT_NAME_SOURCE, URL_TEMPLATE } from '@sentry/conventions/attributes';
 import * as Sentry from '@sentry/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from './api';
 import {
+  DATA_COLLECTION,
   TUNNEL,
   buildOptions,
   captureApiError,
@@ -25,9 +27,8 @@ vi.mock('@sentry/react', () => ({
   ErrorBoundary: () => null,
   getActiveSpan: vi.fn(),
   getRootSpan: vi.fn((span: unknown) => span),
-  spanToJSON: vi.fn((span: { op?: string }) => ({ op: span.op })),
-  updateSpanName: vi.fn(),
-  SEMANTIC_ATTRIBUTE_SENTRY_SOURCE: 'sentry.source',
+  // SDK 11 returns the streamed span format: the op is an attribute.
+  spanToJSON: vi.fn((span: { op?: string }) => ({ attributes: { 'sentry.op': span.op } })),
 }));
 
 const settings: SentrySettings = { dsn: 'https://key@sentry.example/1', environment: 'production', tracesSampleRate: 0.1 };
@@ -55,7 +56,7 @@ describe('buildOptions', () => {
     expect(opts.tunnel).toBe(TUNNEL);
     expect(opts.tunnel).toBe('/api/sentry-tunnel');
     expect(opts.propagateTraceparent).toBe(true);
-    expect(opts.sendDefaultPii).toBe(false);
+    expect(opts.dataCollection).toBe(DATA_COLLECTION);
     expect(opts.replaysSessionSampleRate).toBe(0);
     expect(opts.replaysOnErrorSampleRate).toBe(1.0);
     expect(opts.integrations).toEqual([{ name: 'BrowserTracing' }]);
@@ -71,6 +72,21 @@ describe('buildOptions', () => {
     expect(matches('https://blog.example.evil.example/api/posts')).toBe(false);
     expect(matches('/assets/index.js')).toBe(false);
     expect(matches('https://cdn.example/lib.js')).toBe(false);
+  });
+});
+
+describe('DATA_COLLECTION', () => {
+  // SDK 11 collects IP addresses, cookies and bodies unless told not to.
+  it('collects no more than SDK 10 did with sendDefaultPii off', () => {
+    expect(DATA_COLLECTION?.userInfo).toBe(false);
+    expect(DATA_COLLECTION?.cookies).toBe(false);
+    expect(DATA_COLLECTION?.httpBodies).toEqual([]);
+    expect(DATA_COLLECTION?.genAI).toEqual({ inputs: false, outputs: false });
+    expect(DATA_COLLECTION?.databaseQueryData).toBe(false);
+    expect(DATA_COLLECTION?.graphQL).toEqual({ document: false, variables: false });
+    const denied = { deny: ['forwarded', '-ip', 'remote-', 'via', '-user'] };
+    expect(DATA_COLLECTION?.httpHeaders).toEqual({ request: denied, response: denied });
+    expect(DATA_COLLECTION?.urlQueryParams).toEqual(denied);
   });
 });
 
@@ -222,25 +238,37 @@ describe('captureApiError', () => {
 });
 
 describe('nameRoute', () => {
+  const span = (op: string) => ({ op, updateName: vi.fn(), setAttributes: vi.fn() });
+  const activate = (s: ReturnType<typeof span> | undefined) =>
+    vi.mocked(Sentry.getActiveSpan).mockReturnValue(s as unknown as ReturnType<typeof Sentry.getActiveSpan>);
+
   it('names a navigation after its route pattern, not its URL', () => {
-    const span = { op: 'navigation', setAttribute: vi.fn() };
-    vi.mocked(Sentry.getActiveSpan).mockReturnValue(span as unknown as ReturnType<typeof Sentry.getActiveSpan>);
+    const nav = span('navigation');
+    activate(nav);
 
     nameRoute('/posts/:id');
 
-    expect(Sentry.updateSpanName).toHaveBeenCalledWith(span, '/posts/:id');
-    expect(span.setAttribute).toHaveBeenCalledWith('sentry.source', 'route');
+    expect(nav.updateName).toHaveBeenCalledWith('/posts/:id');
+    expect(nav.setAttributes).toHaveBeenCalledWith({ [SENTRY_SEGMENT_NAME_SOURCE]: 'route', [URL_TEMPLATE]: '/posts/:id' });
+  });
+
+  it('names a page load too', () => {
+    const load = span('pageload');
+    activate(load);
+
+    nameRoute('/login');
+
+    expect(load.updateName).toHaveBeenCalledWith('/login');
   });
 
   it('leaves other spans, and the absence of a span, alone', () => {
-    vi.mocked(Sentry.updateSpanName).mockClear();
-    const span = { op: 'http.client', setAttribute: vi.fn() };
-    vi.mocked(Sentry.getActiveSpan).mockReturnValue(span as unknown as ReturnType<typeof Sentry.getActiveSpan>);
+    const fetchSpan = span('http.client');
+    activate(fetchSpan);
     nameRoute('/login');
-    vi.mocked(Sentry.getActiveSpan).mockReturnValue(undefined);
+    activate(undefined);
     nameRoute('/login');
 
-    expect(Sentry.updateSpanName).not.toHaveBeenCalled();
-    expect(span.setAttribute).not.toHaveBeenCalled();
+    expect(fetchSpan.updateName).not.toHaveBeenCalled();
+    expect(fetchSpan.setAttributes).not.toHaveBeenCalled();
   });
 });

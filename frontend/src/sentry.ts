@@ -4,6 +4,7 @@
 // run time, from the Go app's GET /api/config, so one built image works in
 // every environment. The runtime config wins when it has a DSN. With no DSN at
 // all Sentry is not initialised and the app works the same without it.
+import { SENTRY_OP, SENTRY_SEGMENT_NAME_SOURCE, URL_TEMPLATE } from '@sentry/conventions/attributes';
 import * as Sentry from '@sentry/react';
 import type { ErrorInfo } from 'react';
 import { ApiError, getConfig, isAbortError, type RuntimeConfig } from './api';
@@ -57,6 +58,33 @@ export function resolveSettings(build: BuildConfig, runtime: RuntimeConfig | nul
   return null;
 }
 
+/**
+ * PII_KEY_SNIPPETS are the header and query parameter names (matched as
+ * case-insensitive substrings) that identify a person or where they connect
+ * from: the SDK 10 default, which SDK 11 no longer applies unless asked to.
+ * The SDK always filters the values of secret-looking names (token, auth, ...).
+ */
+const PII_KEY_SNIPPETS = ['forwarded', '-ip', 'remote-', 'via', '-user'];
+
+/**
+ * DATA_COLLECTION keeps what the SDK collects at what SDK 10 collected with
+ * sendDefaultPii off: SDK 11 collects more when dataCollection is left out
+ * (the user's IP, cookies, bodies). The categories this app does not use
+ * (GraphQL, AI, databases) are off too, so an integration added later does
+ * not start collecting them silently.
+ */
+export const DATA_COLLECTION: Sentry.BrowserOptions['dataCollection'] = {
+  // No IP address nor user agent inferred by Sentry; the user is only the ID setSentryUser sets.
+  userInfo: false,
+  cookies: false,
+  httpHeaders: { request: { deny: PII_KEY_SNIPPETS }, response: { deny: PII_KEY_SNIPPETS } },
+  httpBodies: [],
+  urlQueryParams: { deny: PII_KEY_SNIPPETS },
+  graphQL: { document: false, variables: false },
+  genAI: { inputs: false, outputs: false },
+  databaseQueryData: false,
+};
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -81,9 +109,7 @@ export function buildOptions(settings: SentrySettings, origin: string = window.l
     replaysSessionSampleRate: 0,
     replaysOnErrorSampleRate: 1.0,
     tunnel: TUNNEL,
-    // The default, spelled out. (Deprecated in SDK 10 in favour of
-    // `dataCollection`; left explicit so an upgrade to 11 fails loudly here.)
-    sendDefaultPii: false,
+    dataCollection: DATA_COLLECTION,
   };
 }
 
@@ -168,16 +194,18 @@ export function sentryEnabled(): boolean {
 /**
  * nameRoute names the current page load or navigation after its route
  * pattern ("/posts/:id"), not its URL, so Sentry groups them the way the
- * backend's http.route does.
+ * backend's http.route does. The SDK alone names them "Pageload" and
+ * "Navigation", as it does not know this app's router; the attributes are
+ * the ones Sentry's own router integrations set.
  */
 export function nameRoute(pattern: string): void {
   const active = Sentry.getActiveSpan();
   if (!active) return;
   const root = Sentry.getRootSpan(active);
-  const op = Sentry.spanToJSON(root).op;
+  const op = Sentry.spanToJSON(root).attributes[SENTRY_OP];
   if (op !== 'pageload' && op !== 'navigation') return;
-  Sentry.updateSpanName(root, pattern);
-  root.setAttribute(Sentry.SEMANTIC_ATTRIBUTE_SENTRY_SOURCE, 'route');
+  root.updateName(pattern);
+  root.setAttributes({ [SENTRY_SEGMENT_NAME_SOURCE]: 'route', [URL_TEMPLATE]: pattern });
 }
 
 /** setSentryUser attaches the logged-in user's ID (never the email) to events. */
