@@ -107,7 +107,11 @@ func TestComposeHealthchecks(t *testing.T) {
 	// as a failure with no message.
 	tempo := project.Services["tempo"].HealthCheck
 	if tempo == nil || !slices.Equal(tempo.Test, []string{"CMD", "/tempo", "-health"}) {
-		t.Errorf("tempo healthcheck = %v, want [CMD /tempo -health]", tempo)
+		var test []string
+		if tempo != nil {
+			test = tempo.Test
+		}
+		t.Errorf("tempo healthcheck test = %q, want [CMD /tempo -health]", test)
 	} else if tempo.Timeout == nil || time.Duration(*tempo.Timeout) <= 5*time.Second {
 		t.Errorf("tempo healthcheck timeout %v, want more than -health's own 5s", tempo.Timeout)
 	}
