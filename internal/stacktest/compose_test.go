@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -22,7 +23,6 @@ import (
 // noHealthcheck lists the services that cannot have a healthcheck, and why.
 var noHealthcheck = map[string]string{
 	"otel-collector": "the contrib image is FROM scratch: no shell, no probe binary",
-	"tempo":          "the image has no shell and Tempo has no health subcommand",
 	"tempo-init":     "one-shot chown, not a long-running service",
 }
 
@@ -100,6 +100,127 @@ func TestComposeHealthchecks(t *testing.T) {
 		if got := strings.Join(project.Services[name].HealthCheck.Test, " "); got != "CMD /app healthcheck" {
 			t.Errorf("%s healthcheck = %q, want the binary's own `healthcheck` (distroless has no shell)", name, got)
 		}
+	}
+	// Tempo's image is distroless: only the binary's own -health (Tempo
+	// 3.0) can probe it, in exec form. It GETs /ready with a 5 s timeout of
+	// its own, which Docker's timeout must outlast or a slow answer counts
+	// as a failure with no message.
+	tempo := project.Services["tempo"].HealthCheck
+	if tempo == nil || !slices.Equal(tempo.Test, []string{"CMD", "/tempo", "-health"}) {
+		var test []string
+		if tempo != nil {
+			test = tempo.Test
+		}
+		t.Errorf("tempo healthcheck test = %q, want [CMD /tempo -health]", test)
+	} else if tempo.Timeout == nil || time.Duration(*tempo.Timeout) <= 5*time.Second {
+		t.Errorf("tempo healthcheck timeout %v, want more than -health's own 5s", tempo.Timeout)
+	}
+}
+
+// TestComposeHealthyDependencies: a service waited for with service_healthy
+// needs a healthcheck, or `docker compose up` waits for it forever; and what
+// reads from Tempo starts once Tempo is ready. Both files, alone and merged.
+func TestComposeHealthyDependencies(t *testing.T) {
+	for name, load := range composeProjects {
+		t.Run(name, func(t *testing.T) {
+			project := load(t)
+			for svcName, svc := range project.Services {
+				for dep, cond := range svc.DependsOn {
+					if cond.Condition != types.ServiceConditionHealthy {
+						continue
+					}
+					if hc := project.Services[dep].HealthCheck; hc == nil || hc.Disable || len(hc.Test) == 0 {
+						t.Errorf("%s waits for %s to be healthy, but %s has no healthcheck", svcName, dep, dep)
+					}
+				}
+			}
+			readers := []string{"otel-collector", "grafana"}
+			if _, ok := project.Services["otel-sampler"]; ok {
+				// The gateway sends to the samplers; they write to Tempo.
+				readers = []string{"otel-sampler", "grafana"}
+			}
+			for _, r := range readers {
+				if cond, ok := project.Services[r].DependsOn["tempo"]; !ok || cond.Condition != types.ServiceConditionHealthy {
+					t.Errorf("%s depends on tempo with %q, want service_healthy", r, cond.Condition)
+				}
+			}
+		})
+	}
+}
+
+// composeProjects are the two ways the stack runs.
+var composeProjects = map[string]func(*testing.T) *types.Project{
+	"docker-compose.yml":       loadCompose,
+	"docker-compose.scale.yml": loadScaleCompose,
+}
+
+// minStopGrace is the least stop_grace_period of each service that keeps
+// data on a named volume: Docker's 10 s default kills some of them while
+// they write it, and the data is then lost or replayed at the next start.
+// docker-compose.yml gives the reasons next to each value.
+var minStopGrace = map[string]struct {
+	min time.Duration
+	why string
+}{
+	"tempo":        {45 * time.Second, "measured: Tempo 3.0.3 takes about 30s to stop (the live-store completes its WAL blocks)"},
+	"grafana":      {31 * time.Second, "Grafana waits up to 30s for its services to stop"},
+	"postgres":     {20 * time.Second, "fast shutdown writes a checkpoint of every dirty buffer"},
+	"redis":        {20 * time.Second, "SHUTDOWN fsyncs the AOF, then saves the RDB snapshot synchronously"},
+	"prometheus":   {30 * time.Second, "drains the alert queue (10s per batch), stops compaction, closes the TSDB"},
+	"loki":         {30 * time.Second, "the ingester closes its WAL, index and compactor their files"},
+	"pyroscope":    {30 * time.Second, "the ingester flushes its in-memory head to a block"},
+	"alertmanager": {15 * time.Second, "a last snapshot of silences and the notification log"},
+	"tempo-init":   {0, "a one-shot chown that exits before Tempo starts"},
+}
+
+// appShutdownTimeout is SHUTDOWN_TIMEOUT's default (app/internal/config),
+// which compose does not set; appTelemetryFlush bounds the flush after it
+// (shutdownTelemetry in app/serve.go).
+const (
+	appShutdownTimeout = 20 * time.Second
+	appTelemetryFlush  = 10 * time.Second
+)
+
+func TestComposeStopGracePeriods(t *testing.T) {
+	for name, load := range composeProjects {
+		t.Run(name, func(t *testing.T) {
+			project := load(t)
+			for svcName, svc := range project.Services {
+				named := slices.ContainsFunc(svc.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Type == types.VolumeTypeVolume })
+				if !named {
+					continue
+				}
+				want, ok := minStopGrace[svcName]
+				if !ok {
+					t.Errorf("%s keeps data on a named volume: add its shutdown time to minStopGrace and a stop_grace_period", svcName)
+					continue
+				}
+				if want.min == 0 {
+					continue
+				}
+				if svc.StopGracePeriod == nil || time.Duration(*svc.StopGracePeriod) < want.min {
+					t.Errorf("%s stop_grace_period %v, want at least %v: %s", svcName, svc.StopGracePeriod, want.min, want.why)
+				}
+			}
+			// The app and the worker finish their work within their own
+			// timeouts, then flush telemetry: the grace period covers all.
+			drain, err := time.ParseDuration(deref(project.Services["app"].Environment["SHUTDOWN_DRAIN_DELAY"]))
+			if err != nil {
+				t.Fatalf("app SHUTDOWN_DRAIN_DELAY: %v", err)
+			}
+			for svcName, need := range map[string]time.Duration{
+				"app":    drain + appShutdownTimeout + appTelemetryFlush,
+				"worker": appShutdownTimeout + appTelemetryFlush,
+			} {
+				svc := project.Services[svcName]
+				if _, set := svc.Environment["SHUTDOWN_TIMEOUT"]; set {
+					t.Errorf("%s sets SHUTDOWN_TIMEOUT: compute its grace period from that value here", svcName)
+				}
+				if svc.StopGracePeriod == nil || time.Duration(*svc.StopGracePeriod) < need {
+					t.Errorf("%s stop_grace_period %v, want at least %v (drain, SHUTDOWN_TIMEOUT, telemetry flush)", svcName, svc.StopGracePeriod, need)
+				}
+			}
+		})
 	}
 }
 
