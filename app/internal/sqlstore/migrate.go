@@ -45,7 +45,7 @@ func (s *Store) MigrateDown(ctx context.Context) (*goose.MigrationResult, error)
 		}
 		return nameFile(err)
 	})
-	return res, wrap("migrate down "+s.dialect.name, err)
+	return res, s.fail("migrate down "+s.dialect.name, err)
 }
 
 // MigrationStatus returns every migration this release knows, in version
@@ -57,7 +57,7 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]*goose.MigrationStatus, 
 		st, err = p.Status(ctx)
 		return err
 	})
-	return st, wrap("migration status "+s.dialect.name, err)
+	return st, s.fail("migration status "+s.dialect.name, err)
 }
 
 func (s *Store) migrateUp(ctx context.Context, fsys fs.FS) ([]*goose.MigrationResult, error) {
@@ -71,7 +71,16 @@ func (s *Store) migrateUp(ctx context.Context, fsys fs.FS) ([]*goose.MigrationRe
 		}
 		return nameFile(err)
 	})
-	return res, wrap("migrate "+s.dialect.name, err)
+	return res, s.fail("migrate "+s.dialect.name, err)
+}
+
+// fail is wrap for the migrations, which open new connections: like Open,
+// it keeps DATABASE_URL's password out of the error.
+func (s *Store) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return redact(wrap(op, err), s.secrets)
 }
 
 // nameFile gives the failure of a migration with the name of its file:
@@ -89,10 +98,13 @@ func nameFile(err error) error {
 // adopted.
 //
 // The lock is Store.WithMigrationLock, not goose's own SessionLocker: it is
-// the lock River's migrations take (jobs.Config.Migrate), so the app's and
-// River's migrations are serialised by one key, whichever tool runs them,
-// and the adoption below runs under it too. goose's locker would be a
-// second key with its own polling and timeouts for the same guarantee.
+// the lock River's migrations take (jobs.Config.Migrate), so one key
+// serialises the app's and River's migrations, whichever command runs them
+// (a server's start, app worker, app migrate), and the adoption below runs
+// under it too. Each set takes it for its own turn: all a set needs is that
+// no two instances run it at once, and neither depends on the other.
+// goose's locker would be a second key, with its own polling and timeouts,
+// for the same guarantee.
 func (s *Store) withProvider(ctx context.Context, fsys fs.FS, fn func(context.Context, *goose.Provider) error) error {
 	if err := checkFileNames(fsys); err != nil {
 		return err

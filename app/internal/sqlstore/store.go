@@ -21,6 +21,7 @@ type Store struct {
 	db      *sql.DB
 	dialect *dialect
 	stats   metric.Registration
+	secrets []string // of DATABASE_URL, for the errors of new connections
 
 	onCreateUser UserHook
 
@@ -141,7 +142,7 @@ func Connect(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sqlstore: register connection pool metrics: %w", err))
 	}
-	return &Store{db: db, dialect: d, stats: stats}, nil
+	return &Store{db: db, dialect: d, stats: stats, secrets: t.secrets}, nil
 }
 
 // markUnavailable wraps err with [blog.ErrUnavailable]: at Open, any failure
