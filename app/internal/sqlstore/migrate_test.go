@@ -202,56 +202,85 @@ func TestMigrationStatus(t *testing.T) {
 	})
 }
 
-// TestConcurrentOpenPostgres: replicas that start together on a fresh
-// database all start, and each migration is applied once.
+// TestConcurrentOpenPostgres: replicas that start together, on a fresh
+// database or on one the previous runner made, all start, and each
+// migration is applied, or adopted, once.
 func TestConcurrentOpenPostgres(t *testing.T) {
-	url := testenv.PostgresURL(t)
-	const n = 4
-	var wg sync.WaitGroup
-	stores := make([]*sqlstore.Store, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			stores[i], errs[i] = sqlstore.Open(ctx, url)
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprint("legacy=", legacy), func(t *testing.T) {
+			t.Parallel()
+			url := testenv.PostgresURL(t)
+			if legacy {
+				makeLegacy(t, url, "postgres")
+			}
+			const n = 4
+			var wg sync.WaitGroup
+			stores := make([]*sqlstore.Store, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					stores[i], errs[i] = sqlstore.Open(ctx, url)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("Open #%d: %v", i, err)
+					continue
+				}
+				t.Cleanup(func() { stores[i].Close() })
+			}
+			if t.Failed() {
+				return
+			}
+			rows, err := stores[0].DB().QueryContext(t.Context(),
+				"SELECT version_id, count(*) FROM goose_db_version GROUP BY version_id ORDER BY version_id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var versions []int64
+			for rows.Next() {
+				var v, count int64
+				if err := rows.Scan(&v, &count); err != nil {
+					t.Fatal(err)
+				}
+				if count != 1 {
+					t.Errorf("version %d recorded %d times, want once", v, count)
+				}
+				versions = append(versions, v)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(versions) < 2 || versions[0] != 0 || versions[1] != 1 {
+				t.Errorf("goose_db_version has versions %v, want 0, 1, …", versions)
+			}
+			mustUser(t, stores[n-1], "a@example.com")
 		})
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open #%d: %v", i, err)
-			continue
-		}
-		t.Cleanup(func() { stores[i].Close() })
-	}
-	if t.Failed() {
-		return
-	}
-	rows, err := stores[0].DB().QueryContext(t.Context(),
-		"SELECT version_id, count(*) FROM goose_db_version GROUP BY version_id ORDER BY version_id")
+}
+
+// makeLegacy gives the database of url the schema and the version table
+// the runner before goose left, from testdata/legacy.
+func makeLegacy(t *testing.T, url, dialect string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	legacy, err := os.ReadFile("testdata/legacy/" + dialect + ".sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var versions []int64
-	for rows.Next() {
-		var v, count int64
-		if err := rows.Scan(&v, &count); err != nil {
-			t.Fatal(err)
-		}
-		if count != 1 {
-			t.Errorf("version %d recorded %d times, want once", v, count)
-		}
-		versions = append(versions, v)
-	}
-	if err := rows.Err(); err != nil {
+	s, err := sqlstore.Connect(ctx, url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(versions) < 2 || versions[0] != 0 || versions[1] != 1 {
-		t.Errorf("goose_db_version has versions %v, want 0, 1, …", versions)
+	defer s.Close()
+	if _, err := s.DB().ExecContext(ctx, string(legacy)); err != nil {
+		t.Fatalf("legacy schema: %v", err)
 	}
-	mustUser(t, stores[n-1], "a@example.com")
 }
 
 // TestAdoptLegacyDatabase starts the goose runner on a database the
@@ -262,16 +291,10 @@ func TestAdoptLegacyDatabase(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		url := b.newDB(t)
-		legacy, err := os.ReadFile("testdata/legacy/" + b.name + ".sql")
-		if err != nil {
-			t.Fatal(err)
-		}
+		makeLegacy(t, url, b.name)
 		old, err := sqlstore.Connect(ctx, url)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if _, err := old.DB().ExecContext(ctx, string(legacy)); err != nil {
-			t.Fatalf("legacy schema: %v", err)
 		}
 		u := mustUser(t, old, "old@example.com")
 		if err := old.Close(); err != nil {
