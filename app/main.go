@@ -8,6 +8,7 @@
 //	app              serve (configuration from the environment; see README)
 //	app worker       run the background jobs only (the API then sets JOB_WORKERS=0)
 //	app healthcheck  exit 0 when the local server answers /readyz with 200
+//	app migrate up|down|status  the database migrations (the server applies them at start)
 //
 // The demo load generator is a separate command, internal/cmd/traffic.
 package main
@@ -29,16 +30,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "app:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2) // the usage is printed already
 		}
+		fmt.Fprintln(os.Stderr, "app:", err)
 		os.Exit(1)
 	}
 }
 
 var errUsage = errors.New("usage")
 
-const usage = "usage: app [serve | worker | healthcheck]"
+const usage = "usage: app [serve | worker | healthcheck | migrate up|down|status]"
 
 // run is main without the process: tests call it with their own
 // environment, output and context.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "healthcheck":
 			return healthcheck(ctx, getenv)
+		case "migrate":
+			return migrate(ctx, args[1:], getenv, stdout, stderr)
 		case "worker":
 			if len(args) > 1 {
 				fmt.Fprintf(stderr, "app: unknown argument %q\n%s\n", args[1], usage)

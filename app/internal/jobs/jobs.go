@@ -94,17 +94,13 @@ const scope = "example.com/otelstarter/app/internal/jobs"
 // Open runs River's migrations and returns a Queue on cfg.DB. Call Start to
 // run jobs, Stop then Close to end.
 func Open(ctx context.Context, cfg Config) (*Queue, error) {
-	q := &Queue{workers: cfg.Workers}
-	driver, migrator, err := q.drivers(ctx, cfg)
-	if err != nil {
+	if _, err := Migrate(ctx, cfg.DatabaseURL, cfg.DB, cfg.Migrate); err != nil {
 		return nil, err
 	}
-	if err := cfg.Migrate(ctx, func(ctx context.Context) error {
-		_, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		return err
-	}); err != nil {
-		q.Close()
-		return nil, fmt.Errorf("jobs: River's migrations: %w", err)
+	q := &Queue{workers: cfg.Workers}
+	driver, err := q.driver(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	outcome, err := newOutcome(cfg.ReportError)
@@ -148,36 +144,84 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// drivers returns River's driver for cfg.DatabaseURL, and one for the
-// migrations, which must not listen.
-func (q *Queue) drivers(ctx context.Context, cfg Config) (riverdriver.Driver[*sql.Tx], *rivermigrate.Migrator[*sql.Tx], error) {
-	var driver, plain riverdriver.Driver[*sql.Tx]
+// driver returns River's driver for cfg.DatabaseURL.
+func (q *Queue) driver(ctx context.Context, cfg Config) (riverdriver.Driver[*sql.Tx], error) {
 	if strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
-		driver = riversqlite.New(cfg.DB)
-		plain = driver
-	} else {
-		plain = riverdatabasesql.New(cfg.DB)
-		driver = plain
-		if cfg.Workers > 0 {
-			pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-			if err != nil {
-				return nil, nil, errors.New("jobs: DATABASE_URL: invalid for the job listener") // never quote the URL
-			}
-			// One connection per client, taken for LISTEN and kept.
-			pc.MinConns, pc.MaxConns = 0, 1
-			if q.listener, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-				return nil, nil, fmt.Errorf("jobs: job listener: %w", err)
-			}
-			driver = riverdatabasesql.NewWithPgxListener(cfg.DB, q.listener)
+		return riversqlite.New(cfg.DB), nil
+	}
+	if cfg.Workers == 0 {
+		return riverdatabasesql.New(cfg.DB), nil
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, errors.New("jobs: DATABASE_URL: invalid for the job listener") // never quote the URL
+	}
+	// One connection per client, taken for LISTEN and kept.
+	pc.MinConns, pc.MaxConns = 0, 1
+	if q.listener, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		return nil, fmt.Errorf("jobs: job listener: %w", err)
+	}
+	return riverdatabasesql.NewWithPgxListener(cfg.DB, q.listener), nil
+}
+
+// Migrate applies River's pending migrations to db, the database of
+// databaseURL, inside lock (sqlstore.Store.WithMigrationLock, the lock of
+// the app's own migrations), and returns the versions it applied. Open
+// calls it; app migrate up too, after the app's migrations.
+func Migrate(ctx context.Context, databaseURL string, db *sql.DB, lock func(context.Context, func(context.Context) error) error) ([]int, error) {
+	migrator, err := newMigrator(databaseURL, db)
+	if err != nil {
+		return nil, err
+	}
+	var applied []int
+	err = lock(ctx, func(ctx context.Context) error {
+		res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err != nil {
+			return err
 		}
+		for _, v := range res.Versions {
+			applied = append(applied, v.Version)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: River's migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// MigrationVersion returns the latest River migration applied to db (0 for
+// none) and the latest this release of River has.
+func MigrationVersion(ctx context.Context, databaseURL string, db *sql.DB) (current, latest int, err error) {
+	migrator, err := newMigrator(databaseURL, db)
+	if err != nil {
+		return 0, 0, err
+	}
+	existing, err := migrator.ExistingVersions(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("jobs: River's migrations: %w", err)
+	}
+	if len(existing) > 0 {
+		current = existing[len(existing)-1].Version
+	}
+	all := migrator.AllVersions()
+	return current, all[len(all)-1].Version, nil
+}
+
+// newMigrator returns River's migrator on db, through a driver that does
+// not listen.
+func newMigrator(databaseURL string, db *sql.DB) (*rivermigrate.Migrator[*sql.Tx], error) {
+	var driver riverdriver.Driver[*sql.Tx] = riverdatabasesql.New(db)
+	if strings.HasPrefix(databaseURL, "sqlite:") {
+		driver = riversqlite.New(db)
 	}
 	// rivermigrate logs every migration it applies at info level; the
-	// startup span already records them.
-	migrator, err := rivermigrate.New(plain, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	// startup span already records them, and app migrate prints them.
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("jobs: %w", err)
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return driver, migrator, nil
+	return migrator, nil
 }
 
 // riverLogger passes River's warnings and errors to logger. Its info lines

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 
+	"github.com/pressly/goose/v3"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
@@ -11,6 +12,9 @@ import (
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 )
 
+// migrationFiles are goose SQL migrations, one folder per dialect, with the
+// same file names in both (TestMigrationFiles keeps them in step).
+//
 //go:embed migrations
 var migrationFiles embed.FS
 
@@ -21,13 +25,17 @@ type dialect struct {
 	driver string             // database/sql driver name
 	system attribute.KeyValue // db.system.name on spans and metrics
 
-	// migrations holds NNNN_name.up.sql files.
+	// goose is goose's name for the dialect, which picks the SQL of its
+	// version table.
+	goose goose.Dialect
+	// migrations holds the goose files of this dialect.
 	migrations fs.FS
-	// createMigrationsTable creates schema_migrations if it does not exist.
-	createMigrationsTable string
-	// lockMigrations, if not empty, runs first in every migration
-	// transaction and holds off other instances until it ends.
-	lockMigrations string
+	// tableExists answers one boolean: whether table $1 exists where an
+	// unqualified CREATE TABLE puts it (goose's own check, for PostgreSQL).
+	tableExists string
+	// advisoryLock says whether migrations take migrationLockKey, a
+	// PostgreSQL advisory lock (see Store.WithMigrationLock).
+	advisoryLock bool
 }
 
 // migrationLockKey identifies the advisory lock of the migrations among the
@@ -35,29 +43,24 @@ type dialect struct {
 const migrationLockKey int64 = 0x6f74656c626c6f67
 
 var postgresDialect = &dialect{
-	name:       "PostgreSQL",
-	driver:     "pgx",
-	system:     semconv.DBSystemNamePostgreSQL,
-	migrations: mustSub(migrationFiles, "migrations/postgres"),
-	createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    BIGINT PRIMARY KEY,
-		applied_at TIMESTAMPTZ NOT NULL
-	)`,
-	// A transaction-level lock is released by COMMIT or ROLLBACK, and by the
-	// server if the connection dies, so no code path can leak it.
-	lockMigrations: "SELECT pg_advisory_xact_lock($1)",
+	name:         "PostgreSQL",
+	driver:       "pgx",
+	system:       semconv.DBSystemNamePostgreSQL,
+	goose:        goose.DialectPostgres,
+	migrations:   mustSub(migrationFiles, "migrations/postgres"),
+	tableExists:  `SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)`,
+	advisoryLock: true,
 }
 
 var sqliteDialect = &dialect{
-	name:       "SQLite",
-	driver:     "sqlite",
-	system:     semconv.DBSystemNameSQLite,
-	migrations: mustSub(migrationFiles, "migrations/sqlite"),
-	createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	) STRICT`,
-	// BEGIN IMMEDIATE (see _txlock) already makes migrations take turns.
+	name:        "SQLite",
+	driver:      "sqlite",
+	system:      semconv.DBSystemNameSQLite,
+	goose:       goose.DialectSQLite3,
+	migrations:  mustSub(migrationFiles, "migrations/sqlite"),
+	tableExists: `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)`,
+	// BEGIN IMMEDIATE (see _txlock) makes each migration's transaction
+	// wait for the write lock.
 }
 
 func mustSub(fsys fs.FS, dir string) fs.FS {

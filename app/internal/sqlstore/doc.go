@@ -5,7 +5,11 @@
 // [Open] is the entry point: it opens the database through otelsql, so every
 // query becomes a client span under the caller's span and the connection pool
 // reports db.sql.connection.* metrics, checks that the database answers and
-// brings the schema up to date from the SQL files embedded under migrations/.
+// brings the schema up to date with goose (github.com/pressly/goose/v3),
+// from the SQL files embedded under migrations/, which the goose CLI also
+// runs (docs/migrations.md). [Connect] opens without migrating, for the
+// commands that manage the migrations: [Store.MigrateUp],
+// [Store.MigrateDown] and [Store.MigrationStatus].
 //
 // The methods return *[blog.Error] for the failures a client may see
 // (not_found, forbidden, email_taken, conflict). Errors that mean the database

@@ -2,18 +2,23 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"io/fs"
 )
 
-// MigrateFS runs the migration runner of dialect "postgres" or "sqlite" on
-// db with the migrations in fsys.
-func MigrateFS(ctx context.Context, db *sql.DB, dialectName string, fsys fs.FS) error {
-	d := sqliteDialect
+// MigrateFS is Store.MigrateUp with the migrations in fsys instead of the
+// embedded ones.
+func MigrateFS(ctx context.Context, s *Store, fsys fs.FS) error {
+	_, err := s.migrateUp(ctx, fsys)
+	return err
+}
+
+// MigrationFiles returns the embedded migrations of dialect "postgres" or
+// "sqlite".
+func MigrationFiles(dialectName string) fs.FS {
 	if dialectName == "postgres" {
-		d = postgresDialect
+		return postgresDialect.migrations
 	}
-	return migrate(ctx, db, d, fsys)
+	return sqliteDialect.migrations
 }
 
 // IsUnavailable is isUnavailable.

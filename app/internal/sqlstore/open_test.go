@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"example.com/otelstarter/app/internal/blog"
 	"example.com/otelstarter/app/internal/sqlstore"
-	"example.com/otelstarter/internal/testenv"
 )
 
 const secret = "s3cr3t-pw"
@@ -98,151 +95,6 @@ func TestOpenSQLite(t *testing.T) {
 			mustUser(t, s, "a@example.com")
 			if _, err := s.UserByEmail(t.Context(), "a@example.com"); err != nil {
 				t.Errorf("user not found on a second query: %v", err)
-			}
-		})
-	}
-}
-
-// appliedVersions returns the versions in schema_migrations.
-func appliedVersions(t *testing.T, s *sqlstore.Store) []int64 {
-	t.Helper()
-	rows, err := s.DB().QueryContext(t.Context(), "SELECT version FROM schema_migrations ORDER BY version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var vs []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
-func TestMigrationsIdempotent(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		url := b.newDB(t)
-		first := mustOpen(t, url)
-		u := mustUser(t, first, "a@example.com")
-		want := appliedVersions(t, first)
-		if len(want) == 0 || want[0] != 1 {
-			t.Fatalf("schema_migrations = %v, want 1 first", want)
-		}
-		if err := first.Close(); err != nil {
-			t.Fatal(err)
-		}
-
-		second := mustOpen(t, url)
-		if got := appliedVersions(t, second); len(got) != len(want) {
-			t.Errorf("schema_migrations after a second Open = %v, want %v", got, want)
-		}
-		if got, err := second.UserByEmail(t.Context(), u.Email); err != nil || got != u {
-			t.Errorf("data after a second Open = %+v, %v; want %+v", got, err, u)
-		}
-	})
-}
-
-func TestConcurrentOpenPostgres(t *testing.T) {
-	url := testenv.PostgresURL(t)
-	const n = 4
-	var wg sync.WaitGroup
-	stores := make([]*sqlstore.Store, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			stores[i], errs[i] = sqlstore.Open(ctx, url)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open #%d: %v", i, err)
-			continue
-		}
-		t.Cleanup(func() { stores[i].Close() })
-	}
-	if t.Failed() {
-		return
-	}
-	got := appliedVersions(t, stores[0])
-	if len(got) == 0 || got[0] != 1 {
-		t.Errorf("schema_migrations = %v", got)
-	}
-	mustUser(t, stores[n-1], "a@example.com")
-}
-
-func TestMigrationFailureRollsBack(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		s := mustOpen(t, b.newDB(t))
-		ctx := t.Context()
-		db := s.DB()
-		bad := fstest.MapFS{
-			"0001_init.up.sql":   {Data: []byte("this is applied already and never runs")},
-			"9001_ok.up.sql":     {Data: []byte("CREATE TABLE extra_ok (id INTEGER);")},
-			"9002_broken.up.sql": {Data: []byte("CREATE TABLE extra_broken (id INTEGER);\nSELECT no_such_column FROM extra_broken;")},
-			"9003_after.up.sql":  {Data: []byte("CREATE TABLE extra_after (id INTEGER);")},
-			"README.md":          {Data: []byte("not a migration")},
-		}
-		err := sqlstore.MigrateFS(ctx, db, b.name, bad)
-		if err == nil || !strings.Contains(err.Error(), "9002_broken.up.sql") {
-			t.Fatalf("MigrateFS = %v, want an error naming 9002_broken.up.sql", err)
-		}
-		if got := appliedVersions(t, s); !equalTail(got, 9001) {
-			t.Errorf("schema_migrations = %v, want 9001 last", got)
-		}
-		for table, exists := range map[string]bool{"extra_ok": true, "extra_broken": false, "extra_after": false} {
-			_, err := db.ExecContext(ctx, "SELECT COUNT(*) FROM "+table)
-			if (err == nil) != exists {
-				t.Errorf("table %s: exists = %v, want %v", table, err == nil, exists)
-			}
-		}
-
-		bad["9002_broken.up.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE extra_broken (id INTEGER);")}
-		if err := sqlstore.MigrateFS(ctx, db, b.name, bad); err != nil {
-			t.Fatalf("MigrateFS after the fix: %v", err)
-		}
-		if got := appliedVersions(t, s); !equalTail(got, 9001, 9002, 9003) {
-			t.Errorf("schema_migrations = %v, want 9001 9002 9003 last", got)
-		}
-	})
-}
-
-func equalTail(got []int64, want ...int64) bool {
-	if len(got) < len(want) {
-		return false
-	}
-	for i, w := range want {
-		if got[len(got)-len(want)+i] != w {
-			return false
-		}
-	}
-	return true
-}
-
-func TestMigrationNames(t *testing.T) {
-	tests := []struct {
-		name string
-		fs   fstest.MapFS
-		want string
-	}{
-		{"no version", fstest.MapFS{"init.up.sql": {}}, "NNNN_description.up.sql"},
-		{"not a number", fstest.MapFS{"first_init.up.sql": {}}, "version number"},
-		{"down migration", fstest.MapFS{"0001_init.down.sql": {}}, "NNNN_description.up.sql"},
-		{"same version", fstest.MapFS{"0001_a.up.sql": {}, "1_b.up.sql": {}}, "same version"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := sqlstore.MigrateFS(t.Context(), nil, "sqlite", tt.fs)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("MigrateFS = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}

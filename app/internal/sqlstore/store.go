@@ -21,6 +21,7 @@ type Store struct {
 	db      *sql.DB
 	dialect *dialect
 	stats   metric.Registration
+	secrets []string // of DATABASE_URL, for the errors of new connections
 
 	onCreateUser UserHook
 
@@ -41,7 +42,7 @@ const (
 )
 
 // Open opens the database that databaseURL names, checks that it answers
-// within ctx and applies the pending migrations.
+// within ctx and applies the pending migrations ([Store.MigrateUp]).
 //
 // databaseURL takes the form of DATABASE_URL: postgres://… or postgresql://…
 // for PostgreSQL (any URL pgx accepts), sqlite:PATH for a SQLite file (its
@@ -52,6 +53,20 @@ const (
 //
 // The pool size suits a small service; tune it through [Store.DB].
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	s, err := Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.MigrateUp(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect is [Open] without the migrations, for the tools that manage them
+// (app migrate): the schema stays as it is.
+func Connect(ctx context.Context, databaseURL string) (*Store, error) {
 	t, err := parseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -120,9 +135,6 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("sqlstore: connect to %s (DATABASE_URL): %w", d.name, markUnavailable(err)))
 	}
-	if err := migrate(ctx, db, d, d.migrations); err != nil {
-		return fail(wrap("migrate "+d.name, err))
-	}
 
 	stats, err := otelsql.RegisterDBStatsMetrics(db,
 		otelsql.WithAttributes(d.system),
@@ -130,7 +142,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sqlstore: register connection pool metrics: %w", err))
 	}
-	return &Store{db: db, dialect: d, stats: stats}, nil
+	return &Store{db: db, dialect: d, stats: stats, secrets: t.secrets}, nil
 }
 
 // markUnavailable wraps err with [blog.ErrUnavailable]: at Open, any failure
@@ -154,8 +166,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 // and fn uses the pool as it likes (a migration that adds an enum value
 // cannot share a transaction with the next). SQLite serves one process, and
 // each of its transactions takes the write lock already.
+//
+// The lock is not reentrant: fn must not call a method that takes it
+// (MigrateUp, MigrateDown, MigrationStatus).
 func (s *Store) WithMigrationLock(ctx context.Context, fn func(context.Context) error) (err error) {
-	if s.dialect.lockMigrations == "" {
+	if !s.dialect.advisoryLock {
 		return fn(ctx)
 	}
 	conn, err := s.db.Conn(ctx)

@@ -1,6 +1,7 @@
 -- Users, login sessions and posts. Times are timestamptz, kept in UTC by the
 -- application and truncated to microseconds (PostgreSQL's precision).
 
+-- +goose Up
 CREATE TABLE users (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     -- Trimmed and lower-cased by the application, so UNIQUE ignores case.
@@ -33,3 +34,9 @@ CREATE TABLE posts (
 CREATE INDEX posts_created_at_id_idx ON posts (created_at DESC, id DESC);
 -- The cascade from users.
 CREATE INDEX posts_author_id_idx ON posts (author_id);
+
+-- +goose Down
+-- Children first: each drop takes its table's indexes with it.
+DROP TABLE posts;
+DROP TABLE sessions;
+DROP TABLE users;

@@ -4,6 +4,7 @@
 -- _time_integer_format=unix_micro): they sort as numbers and keep
 -- PostgreSQL's precision.
 
+-- +goose Up
 CREATE TABLE users (
     -- AUTOINCREMENT: an ID is never reused, so a cache keyed by ID cannot
     -- serve a deleted row for a new one.
@@ -38,3 +39,9 @@ CREATE TABLE posts (
 CREATE INDEX posts_created_at_id_idx ON posts (created_at DESC, id DESC);
 -- The cascade from users.
 CREATE INDEX posts_author_id_idx ON posts (author_id);
+
+-- +goose Down
+-- Children first: each drop takes its table's indexes with it.
+DROP TABLE posts;
+DROP TABLE sessions;
+DROP TABLE users;
