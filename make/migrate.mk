@@ -7,6 +7,7 @@
 
 MIGRATE_ARGS ?= up
 
+##@ run
 .PHONY: migrate
 migrate: build ## apply the database migrations (goose's, then River's) to DATABASE_URL; MIGRATE_ARGS=status|down for the others
 	bin/app migrate $(MIGRATE_ARGS)
