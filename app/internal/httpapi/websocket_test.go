@@ -10,6 +10,7 @@ import (
 // TestWebSocketRefusalsAreJSON: the handshake refusals are the API's JSON
 // errors, and never quote the request's Origin or Host back.
 func TestWebSocketRefusalsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{})
 	const evil = "https://evil.example<script>"
 	upgrade := []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}
