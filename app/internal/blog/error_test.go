@@ -10,6 +10,7 @@ import (
 )
 
 func TestErrorCode(t *testing.T) {
+	t.Parallel()
 	notFound := &blog.Error{Code: blog.CodeNotFound, Message: "post not found"}
 	tests := []struct {
 		name string
@@ -38,6 +39,7 @@ func TestErrorCode(t *testing.T) {
 }
 
 func TestErrorf(t *testing.T) {
+	t.Parallel()
 	e := blog.Errorf(blog.CodeValidation, "field %s is %d long", "title", 3)
 	if e.Code != blog.CodeValidation || e.Message != "field title is 3 long" {
 		t.Errorf("Errorf = %+v", e)
@@ -48,6 +50,7 @@ func TestErrorf(t *testing.T) {
 }
 
 func TestIsUnavailable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error

@@ -22,6 +22,7 @@ import (
 var errDown = fmt.Errorf("sqlstore: ping: %w: %w", blog.ErrUnavailable, errors.New("dial tcp 10.0.0.1:5432: connection refused"))
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	longEmail := func(n int) string { return "a@" + strings.Repeat("b", n-len("a@.com")) + ".com" }
 	tests := []struct {
 		name     string
@@ -118,6 +119,7 @@ func TestRegisterValidation(t *testing.T) {
 // the check can never fail and "al\xffice@example.com" is stored as
 // "al\uFFFDice@example.com" (as is "al\xfeice@…": two inputs, one account).
 func TestRegisterInvalidUTF8Email(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	s := newService(t, store, blog.ServiceConfig{})
 	u, err := s.Register(context.Background(), blog.Credentials{Email: "al\xffice@example.com", Password: "correct horse"})
@@ -137,6 +139,7 @@ func TestRegisterInvalidUTF8Email(t *testing.T) {
 }
 
 func TestRegisterStoreErrors(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	s := newService(t, store, blog.ServiceConfig{})
 	register(t, s, "alice@example.com", "correct horse")
@@ -152,6 +155,7 @@ func TestRegisterStoreErrors(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	clk := newClock()
 	s := newService(t, store, blog.ServiceConfig{Now: clk.Now, TokenTTL: time.Hour})
@@ -246,6 +250,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	clk := newClock()
 	s := newService(t, store, blog.ServiceConfig{Now: clk.Now, TokenTTL: time.Hour})
@@ -305,6 +310,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestDefaultTokenTTL(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	s := newService(t, newFakeStore(), blog.ServiceConfig{Now: clk.Now})
 	register(t, s, "alice@example.com", "correct horse")
@@ -318,6 +324,7 @@ func TestDefaultTokenTTL(t *testing.T) {
 }
 
 func TestNewServiceBadCost(t *testing.T) {
+	t.Parallel()
 	if _, err := blog.NewService(newFakeStore(), blog.ServiceConfig{BcryptCost: 99}); err == nil {
 		t.Error("NewService with bcrypt cost 99: no error")
 	}
@@ -336,6 +343,7 @@ func flip(tok string) string {
 // same (case, fullwidth letters) are the account that exists; they neither
 // create a second one nor fail to log in.
 func TestLookAlikeEmailsAreOneAccount(t *testing.T) {
+	t.Parallel()
 	s := newService(t, newFakeStore(), blog.ServiceConfig{})
 	ctx := context.Background()
 	if _, err := s.Register(ctx, blog.Credentials{Email: "alice@example.com", Password: "correct horse"}); err != nil {
@@ -352,6 +360,7 @@ func TestLookAlikeEmailsAreOneAccount(t *testing.T) {
 }
 
 func TestPostInputValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		in    blog.PostInput
@@ -413,6 +422,7 @@ func TestPostInputValidate(t *testing.T) {
 }
 
 func TestCreatePost(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	pub := &fakePublisher{}
 	clk := newClock()
@@ -466,6 +476,7 @@ func TestCreatePost(t *testing.T) {
 }
 
 func TestPostThroughCache(t *testing.T) {
+	t.Parallel()
 	stored := blog.Post{ID: 1, Title: "from store", Body: "b", AuthorID: 3}
 	cached := blog.Post{ID: 1, Title: "from cache", Body: "b", AuthorID: 3}
 	tests := []struct {
@@ -540,6 +551,7 @@ func TestPostThroughCache(t *testing.T) {
 }
 
 func TestUpdateDeleteInvalidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		user     int64
@@ -598,6 +610,7 @@ func deletePost(s *blog.Service, user, id int64) error {
 }
 
 func TestUpdatePostValidates(t *testing.T) {
+	t.Parallel()
 	store := newFakeStore()
 	store.posts[1] = blog.Post{ID: 1, Title: "old", Body: "old", AuthorID: 3}
 	cache := newFakeCache()
@@ -610,6 +623,7 @@ func TestUpdatePostValidates(t *testing.T) {
 }
 
 func TestListPostsClamps(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want blog.Page
 	}{
@@ -640,6 +654,7 @@ func TestListPostsClamps(t *testing.T) {
 }
 
 func TestPageOffset(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		p    blog.Page
 		want int
@@ -658,6 +673,7 @@ func TestPageOffset(t *testing.T) {
 }
 
 func TestTokenFromHeader(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		header string
 		want   string
@@ -690,6 +706,7 @@ func TestTokenFromHeader(t *testing.T) {
 // TestTokenFromHeaderBlank: "Bearer" followed by only spaces carries no
 // token, yet is reported as one.
 func TestTokenFromHeaderBlank(t *testing.T) {
+	t.Parallel()
 	for _, h := range []string{"Bearer  ", "Bearer \t "} {
 		t.Run(h, func(t *testing.T) {
 			tok, ok := blog.TokenFromHeader(h)
@@ -705,6 +722,7 @@ func TestTokenFromHeaderBlank(t *testing.T) {
 }
 
 func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"a@b.c", "a@b.c"},
 		{"  Alice@Example.COM\t", "alice@example.com"},

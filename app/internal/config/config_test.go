@@ -59,6 +59,7 @@ func wantConfigError(tb testing.TB, err error, variable, secret string) {
 }
 
 func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
 	c := mustLoad(t, nil)
 	// The defaults documented in /work/shared/DESIGN.md and the README.
 	tests := []struct {
@@ -95,6 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 }
 
 func TestLoadValues(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -148,6 +150,7 @@ func TestLoadValues(t *testing.T) {
 }
 
 func TestLoadSentry(t *testing.T) {
+	t.Parallel()
 	const dsn = "https://pubkey@o1.ingest.sentry.io/42"
 	const other = "https://otherkey@sentry.example.com/7"
 	tests := []struct {
@@ -188,6 +191,7 @@ func TestLoadSentry(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		env    map[string]string
@@ -254,6 +258,7 @@ func TestLoadErrors(t *testing.T) {
 // comparisons (< 0 and > 1), so it passes the range check. The browser then
 // gets it through /api/config, where encoding/json refuses NaN.
 func TestLoadSampleRateNaN(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load(env(map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "NaN"}))
 	if err == nil {
 		if !math.IsNaN(c.SentryTracesSampleRate) {
@@ -268,6 +273,7 @@ func TestLoadSampleRateNaN(t *testing.T) {
 // TestLoadHasNoSideEffects: checking a SQLite DATABASE_URL does not create
 // its directory; opening the database does.
 func TestLoadHasNoSideEffects(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "not-yet")
 	mustLoad(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "blog.db")})
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
@@ -279,6 +285,7 @@ func TestLoadHasNoSideEffects(t *testing.T) {
 // is set, the DSN served to browsers never carries a legacy secret key: a
 // default taken from SENTRY_DSN loses it, an explicit one is refused.
 func TestFrontendDSNHoldsNoSecret(t *testing.T) {
+	t.Parallel()
 	const legacy = "https://pub:s3cret@sentry.example.com/42"
 	const public = "https://pub@sentry.example.com/42"
 	tests := []struct {
@@ -314,6 +321,7 @@ func TestFrontendDSNHoldsNoSecret(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
+	t.Parallel()
 	err := &config.Error{Var: "X", Reason: "why"}
 	if got, want := err.Error(), "config: X: why"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
@@ -324,6 +332,7 @@ func TestErrorString(t *testing.T) {
 // project ID is a number; the error names the variable and never repeats
 // the DSN, whose old-style secret key would otherwise reach a log line.
 func TestSentryDSN(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		dsn string
 		ok  bool

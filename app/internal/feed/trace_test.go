@@ -6,7 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -75,63 +75,62 @@ func tracing(tb testing.TB) *tracetest.SpanRecorder {
 // consumer span, its child, in the same trace; A records nothing for the
 // echo of its own post.
 func TestRelayJoinsThePublishersTrace(t *testing.T) {
-	rec := tracing(t)
-	bus := &wireBus{}
-	a, b := feed.New(bus, 0), feed.New(bus, 0)
-	runHub(t, a)
-	runHub(t, b)
-	deadline := time.Now().Add(5 * time.Second)
-	for bus.subscribers() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the hubs never subscribed")
+	rec := tracing(t) // the globals are set outside the bubble, and restored after it
+	synctest.Test(t, func(t *testing.T) {
+		bus := &wireBus{}
+		a, b := feed.New(bus, 0), feed.New(bus, 0)
+		runHub(t, a)
+		runHub(t, b)
+		synctest.Wait() // both Run goroutines are blocked in Subscribe, or never got there
+		if n := bus.subscribers(); n != 2 {
+			t.Fatalf("%d hubs subscribed, want 2", n)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	onB := subscribe(t, b)
+		onB := subscribe(t, b)
 
-	ctx, request := otel.Tracer("test").Start(context.Background(), "POST /api/posts", trace.WithSpanKind(trace.SpanKindServer))
-	a.PublishPost(ctx, post(5))
-	request.End()
-	if got := receive(t, onB); got.ID != 5 {
-		t.Fatalf("B delivered post %d, want 5", got.ID)
-	}
+		ctx, request := otel.Tracer("test").Start(context.Background(), "POST /api/posts", trace.WithSpanKind(trace.SpanKindServer))
+		a.PublishPost(ctx, post(5))
+		request.End()
+		if got := receive(t, onB); got.ID != 5 {
+			t.Fatalf("B delivered post %d, want 5", got.ID)
+		}
 
-	var producer, consumer []sdktrace.ReadOnlySpan
-	for _, s := range rec.Ended() {
-		switch s.SpanKind() {
-		case trace.SpanKindProducer:
-			producer = append(producer, s)
-		case trace.SpanKindConsumer:
-			consumer = append(consumer, s)
+		var producer, consumer []sdktrace.ReadOnlySpan
+		for _, s := range rec.Ended() {
+			switch s.SpanKind() {
+			case trace.SpanKindProducer:
+				producer = append(producer, s)
+			case trace.SpanKindConsumer:
+				consumer = append(consumer, s)
+			}
 		}
-	}
-	if len(producer) != 1 || len(consumer) != 1 {
-		t.Fatalf("%d producer and %d consumer spans, want 1 and 1 (none for A's own echo)", len(producer), len(consumer))
-	}
-	p, c := producer[0], consumer[0]
-	if p.Name() != "publish posts" || c.Name() != "process posts" {
-		t.Errorf("span names %q, %q", p.Name(), c.Name())
-	}
-	if p.Parent().SpanID() != request.SpanContext().SpanID() {
-		t.Errorf("the publish is not under the request's span")
-	}
-	if c.SpanContext().TraceID() != request.SpanContext().TraceID() || c.Parent().SpanID() != p.SpanContext().SpanID() || !c.Parent().IsRemote() {
-		t.Errorf("B's delivery (trace %s, parent %s) is not the child of A's publish (trace %s, span %s)",
-			c.SpanContext().TraceID(), c.Parent().SpanID(), p.SpanContext().TraceID(), p.SpanContext().SpanID())
-	}
-	want := map[string]string{
-		string(semconv.MessagingSystemKey):          "fake",
-		string(semconv.MessagingDestinationNameKey): "posts",
-		string(semconv.MessagingOperationTypeKey):   "process",
-	}
-	for _, kv := range c.Attributes() {
-		if w, ok := want[string(kv.Key)]; ok && kv.Value.AsString() == w {
-			delete(want, string(kv.Key))
+		if len(producer) != 1 || len(consumer) != 1 {
+			t.Fatalf("%d producer and %d consumer spans, want 1 and 1 (none for A's own echo)", len(producer), len(consumer))
 		}
-	}
-	if len(want) != 0 {
-		t.Errorf("consumer span lacks %v: %v", want, c.Attributes())
-	}
+		p, c := producer[0], consumer[0]
+		if p.Name() != "publish posts" || c.Name() != "process posts" {
+			t.Errorf("span names %q, %q", p.Name(), c.Name())
+		}
+		if p.Parent().SpanID() != request.SpanContext().SpanID() {
+			t.Errorf("the publish is not under the request's span")
+		}
+		if c.SpanContext().TraceID() != request.SpanContext().TraceID() || c.Parent().SpanID() != p.SpanContext().SpanID() || !c.Parent().IsRemote() {
+			t.Errorf("B's delivery (trace %s, parent %s) is not the child of A's publish (trace %s, span %s)",
+				c.SpanContext().TraceID(), c.Parent().SpanID(), p.SpanContext().TraceID(), p.SpanContext().SpanID())
+		}
+		want := map[string]string{
+			string(semconv.MessagingSystemKey):          "fake",
+			string(semconv.MessagingDestinationNameKey): "posts",
+			string(semconv.MessagingOperationTypeKey):   "process",
+		}
+		for _, kv := range c.Attributes() {
+			if w, ok := want[string(kv.Key)]; ok && kv.Value.AsString() == w {
+				delete(want, string(kv.Key))
+			}
+		}
+		if len(want) != 0 {
+			t.Errorf("consumer span lacks %v: %v", want, c.Attributes())
+		}
+	})
 }
 
 // TestRelayOfAMessageWithoutTraceContext: a message from an instance that

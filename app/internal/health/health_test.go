@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -73,144 +74,170 @@ func gauge(tb testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
 	tests := []struct {
 		name       string
 		checks     []health.Check
 		wantStatus string
 		wantChecks map[string]string
+		wantTook   time.Duration // in the bubble's fake time: exact
 	}{
-		{"no checks", nil, health.StatusOK, map[string]string{}},
+		{"no checks", nil, health.StatusOK, map[string]string{}, 0},
 		{"all ok",
 			[]health.Check{{Name: "database", Critical: true, Func: ok}, {Name: "redis", Func: ok}},
-			health.StatusOK, map[string]string{"database": "ok", "redis": "ok"}},
+			health.StatusOK, map[string]string{"database": "ok", "redis": "ok"}, 0},
 		{"critical failing",
 			[]health.Check{{Name: "database", Critical: true, Func: fail}, {Name: "redis", Func: ok}},
-			health.StatusDegraded, map[string]string{"database": "error", "redis": "ok"}},
+			health.StatusDegraded, map[string]string{"database": "error", "redis": "ok"}, 0},
 		{"non-critical failing still degrades",
 			[]health.Check{{Name: "database", Critical: true, Func: ok}, {Name: "redis", Func: fail}},
-			health.StatusDegraded, map[string]string{"database": "ok", "redis": "error"}},
+			health.StatusDegraded, map[string]string{"database": "ok", "redis": "error"}, 0},
 		{"disabled does not degrade",
 			[]health.Check{{Name: "database", Critical: true, Func: ok}, {Name: "redis"}},
-			health.StatusOK, map[string]string{"database": "ok", "redis": "disabled"}},
+			health.StatusOK, map[string]string{"database": "ok", "redis": "disabled"}, 0},
 		{"disabled critical does not degrade",
 			[]health.Check{{Name: "database", Critical: true}},
-			health.StatusOK, map[string]string{"database": "disabled"}},
+			health.StatusOK, map[string]string{"database": "disabled"}, 0},
 		{"hanging check is cut at the timeout",
 			[]health.Check{{Name: "database", Critical: true, Func: ok}, {Name: "slow", Func: hang}},
-			health.StatusDegraded, map[string]string{"database": "ok", "slow": "error"}},
+			health.StatusDegraded, map[string]string{"database": "ok", "slow": "error"}, timeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newChecker(t, 100*time.Millisecond, tt.checks...)
-			start := time.Now()
-			rep := c.Run(context.Background())
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("Run took %v with a 100ms timeout", d)
-			}
-			if rep.Status != tt.wantStatus {
-				t.Errorf("Status = %q, want %q", rep.Status, tt.wantStatus)
-			}
-			if len(rep.Checks) != len(tt.wantChecks) {
-				t.Errorf("Checks = %v, want %v", rep.Checks, tt.wantChecks)
-			}
-			for name, want := range tt.wantChecks {
-				if got := rep.Checks[name]; got != want {
-					t.Errorf("Checks[%q] = %q, want %q", name, got, want)
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c := newChecker(t, timeout, tt.checks...)
+				start := time.Now()
+				rep := c.Run(context.Background())
+				if d := time.Since(start); d != tt.wantTook {
+					t.Errorf("Run took %v with a %v timeout, want %v", d, timeout, tt.wantTook)
 				}
-			}
+				if rep.Status != tt.wantStatus {
+					t.Errorf("Status = %q, want %q", rep.Status, tt.wantStatus)
+				}
+				if len(rep.Checks) != len(tt.wantChecks) {
+					t.Errorf("Checks = %v, want %v", rep.Checks, tt.wantChecks)
+				}
+				for name, want := range tt.wantChecks {
+					if got := rep.Checks[name]; got != want {
+						t.Errorf("Checks[%q] = %q, want %q", name, got, want)
+					}
+				}
+			})
 		})
 	}
 }
 
+// TestRunIsConcurrent: two checks of 300 ms and 200 ms take 300 ms
+// together; one after the other they would take 500 ms.
 func TestRunIsConcurrent(t *testing.T) {
-	c := newChecker(t, 5*time.Second,
-		health.Check{Name: "a", Func: sleep(300 * time.Millisecond)},
-		health.Check{Name: "b", Func: sleep(300 * time.Millisecond)},
-	)
-	start := time.Now()
-	rep := c.Run(context.Background())
-	d := time.Since(start)
-	if rep.Status != health.StatusOK {
-		t.Errorf("Status = %q, want ok (%v)", rep.Status, rep.Checks)
-	}
-	// Sequential would take 600 ms; concurrent about 300 ms.
-	if d < 300*time.Millisecond || d >= 550*time.Millisecond {
-		t.Errorf("two 300ms checks took %v, want between 300ms and 550ms", d)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newChecker(t, 5*time.Second,
+			health.Check{Name: "a", Func: sleep(300 * time.Millisecond)},
+			health.Check{Name: "b", Func: sleep(200 * time.Millisecond)},
+		)
+		start := time.Now()
+		rep := c.Run(context.Background())
+		d := time.Since(start)
+		if rep.Status != health.StatusOK {
+			t.Errorf("Status = %q, want ok (%v)", rep.Status, rep.Checks)
+		}
+		if d != 300*time.Millisecond {
+			t.Errorf("checks of 300ms and 200ms took %v, want 300ms (the longer one)", d)
+		}
+	})
 }
 
 func TestRunTimeout(t *testing.T) {
-	c := newChecker(t, 200*time.Millisecond, health.Check{Name: "database", Critical: true, Func: hang})
-	start := time.Now()
-	rep := c.Run(context.Background())
-	d := time.Since(start)
-	if d < 200*time.Millisecond || d > 1500*time.Millisecond {
-		t.Errorf("a hanging check took %v with a 200ms timeout", d)
-	}
-	if rep.Status != health.StatusDegraded || rep.Checks["database"] != health.StatusError {
-		t.Errorf("report = %+v, want degraded with database error", rep)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newChecker(t, 200*time.Millisecond, health.Check{Name: "database", Critical: true, Func: hang})
+		start := time.Now()
+		rep := c.Run(context.Background())
+		if d := time.Since(start); d != 200*time.Millisecond {
+			t.Errorf("a hanging check took %v with a 200ms timeout, want exactly the timeout", d)
+		}
+		if rep.Status != health.StatusDegraded || rep.Checks["database"] != health.StatusError {
+			t.Errorf("report = %+v, want degraded with database error", rep)
+		}
+	})
 }
 
 // TestRunCheckIgnoringContext: a check that does not watch its context (a
 // driver call without a deadline, say) should still be cut at the timeout,
 // as the package promises "each under its own timeout".
 func TestRunCheckIgnoringContext(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	stuck := func(context.Context) error { <-release; return nil }
-	c := newChecker(t, 100*time.Millisecond, health.Check{Name: "stuck", Critical: true, Func: stuck})
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) }) // the abandoned check ends before the bubble does
+		stuck := func(context.Context) error { <-release; return nil }
+		c := newChecker(t, 100*time.Millisecond, health.Check{Name: "stuck", Critical: true, Func: stuck})
 
-	done := make(chan health.Report, 1)
-	go func() { done <- c.Run(context.Background()) }()
-	select {
-	case rep := <-done:
-		if rep.Checks["stuck"] != health.StatusError {
-			t.Errorf("Checks[stuck] = %q, want error", rep.Checks["stuck"])
+		start := time.Now()
+		done := make(chan health.Report, 1)
+		go func() { done <- c.Run(context.Background()) }()
+		select {
+		case rep := <-done:
+			if rep.Checks["stuck"] != health.StatusError {
+				t.Errorf("Checks[stuck] = %q, want error", rep.Checks["stuck"])
+			}
+			if d := time.Since(start); d != 100*time.Millisecond {
+				t.Errorf("Run took %v, want exactly the 100ms timeout", d)
+			}
+		case <-time.After(time.Second):
+			t.Fatal("BUG: health.go Checker.run waits for Func to return, so a check that ignores ctx " +
+				"blocks Run (and /api/health) past the timeout; run Func in a goroutine and select on ctx.Done()")
 		}
-	case <-time.After(time.Second):
-		t.Fatal("BUG: health.go Checker.run waits for Func to return, so a check that ignores ctx " +
-			"blocks Run (and /api/health) past the timeout; run Func in a goroutine and select on ctx.Done()")
-	}
+	})
 }
 
 func TestDefaultTimeout(t *testing.T) {
-	c := newChecker(t, 0, health.Check{Name: "slow", Func: sleep(3 * health.DefaultTimeout)})
-	start := time.Now()
-	rep := c.Run(context.Background())
-	d := time.Since(start)
-	if rep.Checks["slow"] != health.StatusError {
-		t.Errorf("Checks[slow] = %q, want error after DefaultTimeout", rep.Checks["slow"])
-	}
-	if d < health.DefaultTimeout || d > 2*health.DefaultTimeout {
-		t.Errorf("Run took %v, want about DefaultTimeout (%v)", d, health.DefaultTimeout)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newChecker(t, 0, health.Check{Name: "slow", Func: sleep(3 * health.DefaultTimeout)})
+		start := time.Now()
+		rep := c.Run(context.Background())
+		d := time.Since(start)
+		if rep.Checks["slow"] != health.StatusError {
+			t.Errorf("Checks[slow] = %q, want error after DefaultTimeout", rep.Checks["slow"])
+		}
+		if d != health.DefaultTimeout {
+			t.Errorf("Run took %v, want exactly DefaultTimeout (%v)", d, health.DefaultTimeout)
+		}
+	})
 }
 
 func TestReportHasNoErrorText(t *testing.T) {
-	c := newChecker(t, time.Second,
-		health.Check{Name: "database", Critical: true, Func: fail},
-		health.Check{Name: "redis", Func: hang},
-	)
-	b, err := json.Marshal(c.Run(context.Background()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, leak := range []string{"s3cret", "10.1.2.3", "5432", "password", "dial", "timed out", "deadline"} {
-		if strings.Contains(string(b), leak) {
-			t.Errorf("report %s contains %q", b, leak)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newChecker(t, time.Second,
+			health.Check{Name: "database", Critical: true, Func: fail},
+			health.Check{Name: "redis", Func: hang},
+		)
+		b, err := json.Marshal(c.Run(context.Background()))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	var got map[string]any
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
-	if got["status"] != "degraded" {
-		t.Errorf("report %s: status is not degraded", b)
-	}
+		for _, leak := range []string{"s3cret", "10.1.2.3", "5432", "password", "dial", "timed out", "deadline"} {
+			if strings.Contains(string(b), leak) {
+				t.Errorf("report %s contains %q", b, leak)
+			}
+		}
+		var got map[string]any
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["status"] != "degraded" {
+			t.Errorf("report %s: status is not degraded", b)
+		}
+	})
 }
 
 func TestReady(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		checks []health.Check
@@ -228,15 +255,19 @@ func TestReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newChecker(t, 100*time.Millisecond, tt.checks...)
-			if got := c.Ready(context.Background()); got != tt.want {
-				t.Errorf("Ready = %v, want %v", got, tt.want)
-			}
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				c := newChecker(t, 100*time.Millisecond, tt.checks...)
+				if got := c.Ready(context.Background()); got != tt.want {
+					t.Errorf("Ready = %v, want %v", got, tt.want)
+				}
+			})
 		})
 	}
 }
 
 func TestReadyRunsOnlyCriticalChecks(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	counted := func(context.Context) error { calls.Add(1); return errors.New("down") }
 	c := newChecker(t, time.Second,
@@ -252,12 +283,14 @@ func TestReadyRunsOnlyCriticalChecks(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
+	t.Parallel()
 	c := newChecker(t, 0, health.Check{Name: "redis"}, health.Check{Name: "database"}, health.Check{Name: "queue"})
 	if got, want := c.Names(), []string{"database", "queue", "redis"}; !slices.Equal(got, want) {
 		t.Errorf("Names = %v, want %v", got, want)
 	}
 }
 
+// TestGauge replaces the global meter provider: not parallel.
 func TestGauge(t *testing.T) {
 	reader := telemetrytest.GlobalMeterReader(t) // before health.New, which looks up the meter
 	var healthy atomic.Bool
@@ -316,29 +349,37 @@ func TestGauge(t *testing.T) {
 	})
 }
 
+// TestWatch: the checks run at once, then once per interval, until the
+// context ends.
 func TestWatch(t *testing.T) {
-	var calls atomic.Int32
-	c := newChecker(t, time.Second, health.Check{Name: "database", Func: func(context.Context) error {
-		calls.Add(1)
-		return nil
-	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		c.Watch(ctx, 20*time.Millisecond)
-		close(done)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Watch did not return after its context was canceled")
-	}
-	if n := calls.Load(); n < 3 {
-		t.Errorf("Watch ran the check %d times in 5s at a 20ms interval", n)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		c := newChecker(t, time.Second, health.Check{Name: "database", Func: func(context.Context) error {
+			calls.Add(1)
+			return nil
+		}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			c.Watch(ctx, 20*time.Millisecond)
+			close(done)
+		}()
+		// Runs at 0, 20 and 40 ms; the next is due at 60 ms.
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if n := calls.Load(); n != 3 {
+			t.Errorf("after 50ms at a 20ms interval: %d runs, want 3", n)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			t.Fatal("Watch did not return after its context was canceled")
+		}
+		time.Sleep(time.Second)
+		if n := calls.Load(); n != 3 {
+			t.Errorf("%d runs after Watch returned, want still 3", n)
+		}
+	})
 }

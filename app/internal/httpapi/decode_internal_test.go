@@ -13,6 +13,7 @@ import (
 )
 
 func TestHasLoneSurrogate(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]bool{
 		`{"t":"\ud83d\ude00"}`: false, // a pair: 😀
 		`{"t":"\ud800"}`:       true,

@@ -69,6 +69,7 @@ func deviceCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
 // the account's budget, yet its owner, whose browser holds a device cookie
 // from an earlier login, still logs in; anyone else gets 429.
 func TestStrangersCannotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
 	h := newLoginAPI(t)
 	const victim = "victim@example.com"
 	owner := login(t, h, "198.51.100.7", victim, "the right password")
@@ -95,6 +96,7 @@ func TestStrangersCannotLockTheOwnerOut(t *testing.T) {
 // issued for only, a forged or altered one counts for nothing, and a
 // device's own failures are limited too.
 func TestDeviceCookieIsBoundAndLimited(t *testing.T) {
+	t.Parallel()
 	h := newLoginAPI(t)
 	mallory := deviceCookie(t, login(t, h, "203.0.113.9", "mallory@example.com", "the right password"))
 	for range limit {
@@ -123,6 +125,7 @@ func TestDeviceCookieIsBoundAndLimited(t *testing.T) {
 // TestSuccessesDoNotCountAgainstTheAccount: only failures use the
 // account's budget; each address keeps its limit on attempts.
 func TestSuccessesDoNotCountAgainstTheAccount(t *testing.T) {
+	t.Parallel()
 	h := newLoginAPI(t)
 	for i := range 3 * limit {
 		addr := "198.51.100." + string(rune('1'+i%9))

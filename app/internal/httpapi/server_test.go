@@ -148,6 +148,7 @@ func errBody(code, message string) string {
 // another method 405 with Allow, both in the API's error shape; /metrics
 // is never served here.
 func TestRoutingErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{})
 	tests := []struct {
 		method, path string
@@ -183,6 +184,7 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 // message; only unexpected ones are reported to error tracking, and their
 // text never reaches the client.
 func TestServiceErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		err      error
@@ -217,6 +219,7 @@ func TestServiceErrors(t *testing.T) {
 // TestAuthentication: a missing or bad token is 401 with the matching
 // Bearer challenge; a good one reaches the service with its user ID.
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	svc := &fakeBlog{}
 	s := newAPI(t, httpapi.Config{Service: svc})
 	body := `{"title":"t","body":"b"}`
@@ -249,6 +252,7 @@ func TestAuthentication(t *testing.T) {
 // TestSentryTunnelRoute: the tunnel is mounted at POST /api/sentry-tunnel
 // behind its own limiter, which refuses before the tunnel reads anything.
 func TestSentryTunnelRoute(t *testing.T) {
+	t.Parallel()
 	var calls int
 	tun := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
@@ -274,6 +278,7 @@ func TestSentryTunnelRoute(t *testing.T) {
 // when it is ok; /readyz follows the critical checks and, once draining,
 // fails whatever they say; /livez answers as long as the process runs.
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	h := &fakeHealth{
 		report: health.Report{Status: health.StatusDegraded, Checks: map[string]string{"database": "ok", "redis": "error"}},
 		ready:  true,
@@ -300,6 +305,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // TestWebSocketAfterShutdown: once the feed is closed, a new client gets a
 // 503 JSON error instead of an upgrade.
 func TestWebSocketAfterShutdown(t *testing.T) {
+	t.Parallel()
 	hub := feed.New(nil, 0)
 	hub.Close()
 	s := newAPI(t, httpapi.Config{Feed: hub})
@@ -312,6 +318,7 @@ func TestWebSocketAfterShutdown(t *testing.T) {
 // TestFrontendConfig: /api/config is the configured value as JSON, never
 // cached, so that a changed DSN is picked up at the next page load.
 func TestFrontendConfig(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{Frontend: httpapi.FrontendConfig{Sentry: httpapi.FrontendSentry{
 		DSN: "https://browserkey@o1.ingest.example.com/42", Environment: "production", TracesSampleRate: 0.1,
 	}}})
@@ -325,6 +332,7 @@ func TestFrontendConfig(t *testing.T) {
 // TestNonCanonicalIDs: a post has one address; other spellings of its ID
 // are refused as invalid, not served as the same post.
 func TestNonCanonicalIDs(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{})
 	for _, id := range []string{"+1", "011", "0", "-1", "0x1", "1e0", "1.0", "%201", "1%20", "%EF%BC%91", "99999999999999999999", "9223372036854775808"} {
 		if a := call(t, s, "GET", "/api/posts/"+id, ""); a.status != 400 || !strings.Contains(a.body, `"code":"invalid_request"`) {
@@ -346,6 +354,7 @@ func TestNonCanonicalIDs(t *testing.T) {
 // TestDecodeErrors: request bodies are refused with the client error that
 // names the problem, before the service is called.
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{Service: &fakeBlog{err: errors.New("the service must not be called")}})
 	tests := []struct {
 		name, body, ct string

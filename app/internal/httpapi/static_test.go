@@ -134,6 +134,7 @@ func wantNotFoundJSON(tb testing.TB, r response) {
 }
 
 func TestStatic(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		path        string
 		status      int
@@ -185,6 +186,7 @@ func TestStatic(t *testing.T) {
 }
 
 func TestStaticIndexHeaders(t *testing.T) {
+	t.Parallel()
 	srv := serve(t, newStatic(t, frontendFS()))
 	r := get(t, srv, "/posts/1")
 	for k, want := range map[string]string{
@@ -236,6 +238,7 @@ func wantContained(tb testing.TB, target string, r response) {
 // TestStaticTraversal sends the traversal targets to the handler over a
 // MapFS and over a real directory with secret files beside it.
 func TestStaticTraversal(t *testing.T) {
+	t.Parallel()
 	handlers := []struct {
 		name string
 		h    http.Handler
@@ -266,6 +269,7 @@ func newServer(cfg httpapi.Config) (s *httpapi.Server, err error) {
 // TestServerWithStatic mounts Static in the Server, as app/serve.go does
 // whenever FRONTEND_DIR holds a built frontend.
 func TestServerWithStatic(t *testing.T) {
+	t.Parallel()
 	s, err := newServer(httpapi.Config{Static: newStatic(t, os.DirFS(frontendDir(t)))})
 	if err != nil {
 		t.Fatal("BUG: server.go routes registers \"GET /\" for Static next to \"/api/\", which " +
@@ -323,6 +327,7 @@ func TestServerWithStatic(t *testing.T) {
 }
 
 func TestStaticServesFromDisk(t *testing.T) {
+	t.Parallel()
 	srv := serve(t, newStatic(t, os.DirFS(frontendDir(t))))
 	r := get(t, srv, "/assets/app-abc123.js")
 	if r.status != http.StatusOK || r.body != appJS || r.header.Get("Cache-Control") != immutable {
@@ -331,6 +336,7 @@ func TestStaticServesFromDisk(t *testing.T) {
 }
 
 func TestStaticWithoutIndex(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		fsys fs.FS

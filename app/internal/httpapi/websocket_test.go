@@ -1,15 +1,25 @@
 package httpapi_test
 
 import (
+	"context"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/coder/websocket"
+
+	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/httpapi"
 )
 
 // TestWebSocketRefusalsAreJSON: the handshake refusals are the API's JSON
 // errors, and never quote the request's Origin or Host back.
 func TestWebSocketRefusalsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newAPI(t, httpapi.Config{})
 	const evil = "https://evil.example<script>"
 	upgrade := []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}
@@ -34,4 +44,147 @@ func TestWebSocketRefusalsAreJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pipeListener is an in-memory [net.Listener] whose every connection is a
+// [net.Pipe]: a server and its clients can run in a synctest bubble, where
+// a real socket's wait would not count as blocked and fake time would
+// stand still.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+// dial is an [http.Transport] DialContext that connects to l.
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// dialFeed serves a fresh API on an in-memory listener and opens its live
+// feed. It must run in a synctest bubble; everything ends with the test.
+func dialFeed(t *testing.T) (*websocket.Conn, *feed.Hub) {
+	t.Helper()
+	hub := feed.New(nil, 0)
+	ln := newPipeListener()
+	srv := &http.Server{Handler: newAPI(t, httpapi.Config{Feed: hub})}
+	go srv.Serve(ln)
+	tr := &http.Transport{DialContext: ln.dial}
+	c, _, err := websocket.Dial(t.Context(), "ws://blog.test/api/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.CloseNow()
+		srv.Close()
+		tr.CloseIdleConnections()
+	})
+	synctest.Wait()
+	if n := hub.Len(); n != 1 {
+		t.Fatalf("%d feed subscribers after the handshake, want 1", n)
+	}
+	return c, hub
+}
+
+// TestWebSocketDropsAClientThatDoesNotAnswerPings: a client that reads
+// nothing (gone without a FIN, or stuck) never takes the server's ping, and
+// is released exactly one ping interval plus the write timeout after it
+// connected.
+func TestWebSocketDropsAClientThatDoesNotAnswerPings(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, hub := dialFeed(t)
+		limit := httpapi.WSPingInterval + httpapi.WSWriteTimeout
+		time.Sleep(limit - time.Millisecond)
+		synctest.Wait()
+		if n := hub.Len(); n != 1 {
+			t.Fatalf("released after %v, before the ping's write timeout", limit-time.Millisecond)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if n := hub.Len(); n != 0 {
+			t.Fatalf("still subscribed %v after connecting, want released at %v (ping interval + write timeout)", limit, limit)
+		}
+	})
+}
+
+// TestWebSocketKeepsAClientThatAnswersPings: a quiet feed with a live
+// client stays open across many ping intervals.
+func TestWebSocketKeepsAClientThatAnswersPings(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, hub := dialFeed(t)
+		read := make(chan error, 1)
+		go func() { // Read answers the pings
+			_, _, err := c.Read(t.Context())
+			read <- err
+		}()
+		time.Sleep(10 * httpapi.WSPingInterval)
+		synctest.Wait()
+		if n := hub.Len(); n != 1 {
+			t.Fatalf("a client that answers pings was released after %v", 10*httpapi.WSPingInterval)
+		}
+		select {
+		case err := <-read:
+			t.Fatalf("the client's read ended: %v", err)
+		default:
+		}
+		c.CloseNow()
+		<-read
+	})
+}
+
+// TestWebSocketReleasesADataSenderThatIgnoresTheClose: a client that sends
+// data is closed with 1008; one that then does not answer the close frame
+// holds the handler (and its subscription) for one second, not the
+// library's close handshake timeouts.
+func TestWebSocketReleasesADataSenderThatIgnoresTheClose(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, hub := dialFeed(t)
+		if err := c.Write(t.Context(), websocket.MessageText, []byte(`{"hello":"server"}`)); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for hub.Len() != 0 {
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("the handler held the subscription %v after the data message, want 1s", d)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 // TestError pins the bytes and headers clients get for an error.
 func TestError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		err    *blog.Error
@@ -46,6 +47,7 @@ func TestError(t *testing.T) {
 }
 
 func TestWriteNil(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	httpjson.Write(rec, http.StatusAccepted, nil)
 	if rec.Code != http.StatusAccepted || rec.Body.Len() != 0 {
@@ -56,6 +58,7 @@ func TestWriteNil(t *testing.T) {
 // TestStatus: every code in use maps to its documented status, each an
 // error status.
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[string]int{
 		blog.CodeInvalid:              400,
 		httpjson.CodeInvalidEnvelope:  400,

@@ -20,6 +20,7 @@ import (
 	"example.com/otelstarter/app/internal/mailer"
 	"example.com/otelstarter/app/internal/sqlstore"
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/telemetry"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
@@ -57,6 +58,21 @@ func (m *fakeMailer) wait(t *testing.T, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
+
+// spanEnded is a span processor that signals, without blocking, that a span
+// ended; registered after the test's recorder, it signals once the
+// recorder holds the span.
+type spanEnded chan struct{}
+
+func (spanEnded) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (e spanEnded) OnEnd(sdktrace.ReadOnlySpan) {
+	select {
+	case e <- struct{}{}:
+	default: // a signal is pending already
+	}
+}
+func (spanEnded) Shutdown(context.Context) error   { return nil }
+func (spanEnded) ForceFlush(context.Context) error { return nil }
 
 // databases are the two DATABASE_URLs the service supports.
 func databases(t *testing.T) map[string]func(t *testing.T) string {
@@ -105,7 +121,8 @@ func open(t *testing.T, url string, m jobs.Mailer) (*sqlstore.Store, *jobs.Queue
 func TestWelcomeEmailIsInTheRegistrationsTrace(t *testing.T) {
 	for name, url := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			tel := telemetrytest.New(t, jobs.TelemetryOptions()...)
+			ended := make(spanEnded, 1)
+			tel := telemetrytest.New(t, append(jobs.TelemetryOptions(), telemetry.WithSpanProcessor(ended))...)
 			m := newFakeMailer()
 			store, _ := open(t, url(t), m)
 
@@ -121,18 +138,28 @@ func TestWelcomeEmailIsInTheRegistrationsTrace(t *testing.T) {
 			}
 
 			traceID := req.SpanContext().TraceID()
+			// River ends its work span after the job returns: look again
+			// at each span's end until the three are there.
 			byName := map[string]sdktrace.ReadOnlySpan{}
-			deadline := time.Now().Add(5 * time.Second)
 			complete := func() bool {
 				return byName["river.insert_many"] != nil && byName["river.work/welcome_email"] != nil && byName["smtp send"] != nil
 			}
-			for !complete() && time.Now().Before(deadline) {
+			timeout := time.After(30 * time.Second)
+		wait:
+			for {
 				for _, s := range tel.Spans.Ended() {
 					if s.SpanContext().TraceID() == traceID {
 						byName[s.Name()] = s
 					}
 				}
-				time.Sleep(10 * time.Millisecond)
+				if complete() {
+					break
+				}
+				select {
+				case <-ended:
+				case <-timeout:
+					break wait
+				}
 			}
 			insert, work, send := byName["river.insert_many"], byName["river.work/welcome_email"], byName["smtp send"]
 			if insert == nil || work == nil || send == nil {

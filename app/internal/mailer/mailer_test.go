@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"example.com/otelstarter/app/internal/mailer"
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
@@ -80,24 +80,52 @@ func TestSendThroughMailpit(t *testing.T) {
 	}
 }
 
-// TestFailureNamesNoRecipient: a server that cannot be reached fails the
+// hangUp returns the address of a listener that closes every connection as
+// soon as it is accepted: a mail server that cannot be talked to, on a port
+// the test holds until it ends (a port freed for the test could be taken
+// by anything meanwhile).
+func hangUp(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			c.Close()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// TestFailureNamesNoRecipient: a server that cannot be talked to fails the
 // span, and neither the error nor the span holds the recipient.
 func TestFailureNamesNoRecipient(t *testing.T) {
 	tel := telemetrytest.New(t)
-	m, err := mailer.New(mailer.Config{URL: "smtp://" + testenv.FreeAddr(t), From: "no-reply@blog.test", Timeout: 2 * time.Second})
+	m, err := mailer.New(mailer.Config{URL: "smtp://" + hangUp(t), From: "no-reply@blog.test", Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const to = "nobody.here@example.org"
 	err = m.Send(context.Background(), mailer.Message{To: to, Subject: "s", Text: "t"})
 	if err == nil {
-		t.Fatal("Send to a closed port succeeded")
+		t.Fatal("Send to a server that hangs up succeeded")
 	}
 	if strings.Contains(err.Error(), to) {
 		t.Errorf("the error names the recipient: %v", err)
 	}
 	if mailer.Permanent(err) {
-		t.Errorf("a refused connection is permanent; it should be retried")
+		t.Errorf("a dropped connection is permanent; it should be retried")
 	}
 	spans := tel.Spans.Ended()
 	if len(spans) != 1 || spans[0].Status().Code != codes.Error {

@@ -182,6 +182,7 @@ func TestForwardsTheConfiguredProjectOnly(t *testing.T) {
 }
 
 func TestNoDSNDropsWith204(t *testing.T) {
+	t.Parallel()
 	h, err := tunnel.New(tunnel.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +196,7 @@ func TestNoDSNDropsWith204(t *testing.T) {
 }
 
 func TestUpstreamFailures(t *testing.T) {
+	t.Parallel()
 	sentry := newFakeSentry(t)
 	h, _ := tunnel.New(tunnel.Config{DSN: sentry.dsn("7")})
 	sentry.status = http.StatusTooManyRequests
@@ -214,6 +216,7 @@ func TestUpstreamFailures(t *testing.T) {
 // TestErrorBodies pins what the browser SDK gets back: the API's error
 // shape and headers, for a refusal and for an upstream failure.
 func TestErrorBodies(t *testing.T) {
+	t.Parallel()
 	sentry := newFakeSentry(t)
 	h, err := tunnel.New(tunnel.Config{DSN: sentry.dsn("7")})
 	if err != nil {
@@ -255,6 +258,7 @@ func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 // project ID agree; the envelope then goes to the configured project's
 // envelope endpoint, path prefix included, whatever else its DSN says.
 func TestProjectMatching(t *testing.T) {
+	t.Parallel()
 	rt := &roundTripper{}
 	h, err := tunnel.New(tunnel.Config{DSN: "https://key@sentry.example.com/prefix/1", Transport: rt})
 	if err != nil {
@@ -288,6 +292,7 @@ func TestProjectMatching(t *testing.T) {
 }
 
 func TestBadDSNConfig(t *testing.T) {
+	t.Parallel()
 	for _, dsn := range []string{"not a url", "ftp://k@h/1", "https://h/1", "https://k@h/abc", "https://k@h/", "https://k@h/1/", "https://k@h:port/1"} {
 		if _, err := tunnel.New(tunnel.Config{DSN: dsn}); err == nil || !strings.Contains(err.Error(), "SENTRY_FRONTEND_DSN") {
 			t.Errorf("New(%q) = %v, want an error naming SENTRY_FRONTEND_DSN", dsn, err)
