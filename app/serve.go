@@ -97,7 +97,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	public.RegisterOnShutdown(hub.Close)
 	admin := newAdminServer(tel, cfg, errLog)
-	publicLn, adminLn, err := listen(cfg)
+	publicLn, adminLn, err := listen(ctx, log, cfg)
 	if err != nil {
 		return err
 	}
@@ -197,15 +197,19 @@ func newAdminServer(tel *telemetry.Telemetry, cfg *config.Config, errLog *log.Lo
 	}
 }
 
-// listen opens HTTP_ADDR and ADMIN_ADDR.
-func listen(cfg *config.Config) (public, admin net.Listener, err error) {
+// listen opens HTTP_ADDR and ADMIN_ADDR and logs the address each one is
+// bound to: with port 0 (HTTP_ADDR=127.0.0.1:0) the kernel picks a free
+// port at once, and that line is how a test, or an operator, learns it.
+func listen(ctx context.Context, log *slog.Logger, cfg *config.Config) (public, admin net.Listener, err error) {
 	if public, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	log.InfoContext(ctx, "http.listening", slog.String("listener", "public"), slog.String("addr", public.Addr().String()))
 	if admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		public.Close()
 		return nil, nil, fmt.Errorf("ADMIN_ADDR: %w", err)
 	}
+	log.InfoContext(ctx, "http.listening", slog.String("listener", "admin"), slog.String("addr", admin.Addr().String()))
 	return public, admin, nil
 }
 

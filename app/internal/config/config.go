@@ -56,7 +56,12 @@ type Config struct {
 	SMTPFrom   string // SMTP_FROM: the sender of the emails
 
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
-	ShutdownDrainDelay time.Duration // SHUTDOWN_DRAIN_DELAY: serve on, unready, after SIGTERM
+	// ShutdownDrainDelay is SHUTDOWN_DRAIN_DELAY: after SIGTERM, serve on,
+	// unready, for this long. 5 s by default, the production value: with 0
+	// the listener closes at once and resets the connections still in its
+	// queue, requests a client had already written. `make run` and the
+	// tests set 0 to stop at once.
+	ShutdownDrainDelay time.Duration
 	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT: then finish in-flight work within this
 }
 
@@ -178,7 +183,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.ShutdownTimeout, err = parseDuration(get("SHUTDOWN_TIMEOUT", ""), 20*time.Second); err != nil {
 		return nil, &Error{"SHUTDOWN_TIMEOUT", err.Error()}
 	}
-	if c.ShutdownDrainDelay, err = time.ParseDuration(get("SHUTDOWN_DRAIN_DELAY", "0s")); err != nil || c.ShutdownDrainDelay < 0 {
+	if c.ShutdownDrainDelay, err = time.ParseDuration(get("SHUTDOWN_DRAIN_DELAY", "5s")); err != nil || c.ShutdownDrainDelay < 0 {
 		return nil, &Error{"SHUTDOWN_DRAIN_DELAY", "want a duration such as 5s (0 skips the drain)"}
 	}
 	if c.Pprof, err = strconv.ParseBool(get("PPROF", "false")); err != nil {

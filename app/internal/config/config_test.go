@@ -81,6 +81,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"BCRYPT_COST", c.BcryptCost, 10},
 		{"REQUEST_TIMEOUT", c.RequestTimeout, 10 * time.Second},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 20 * time.Second},
+		// Production-safe: a SIGTERM without a drain resets the requests
+		// still queued on the listener.
+		{"SHUTDOWN_DRAIN_DELAY", c.ShutdownDrainDelay, 5 * time.Second},
 		{"JOB_WORKERS", c.JobWorkers, 10},
 		{"SMTP_URL", c.SMTPURL, ""},
 		{"SMTP_FROM", c.SMTPFrom, "Blog <no-reply@blog.localhost>"},
