@@ -134,19 +134,41 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	// ctx is done by now; the shutdown still logs and exports through it.
 	ctx = context.WithoutCancel(ctx)
 
-	// The drain: /readyz fails at once so that load balancers take this
-	// instance out, while the listener keeps accepting what they still send
-	// until they have noticed. Responses ask clients to close, so that
-	// keep-alive connections move to other instances instead of being cut
-	// when the listener closes. Not SetKeepAlivesEnabled(false): it closes
-	// idle connections at once, and one whose next request has just been
-	// read (still counted idle) is closed under a handler that then runs
-	// and answers nobody.
-	api.Drain()
-	draining.Store(true)
+	err = drainThenStop(ctx, log, cfg, errc, func() {
+		api.Drain()
+		draining.Store(true)
+	}, func(sctx context.Context) error {
+		// The jobs running now finish within the same timeout; those left
+		// are cancelled and run again later, here or in another instance.
+		err := errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), queue.Stop(sctx), admin.Shutdown(sctx))
+		stopBG()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "server.stopped")
+	return nil
+}
+
+// drainThenStop is the end of serve once ctx is done. The drain: unready
+// makes /readyz fail at once so that load balancers take this instance
+// out, while the listener keeps accepting what they still send until they
+// have noticed, SHUTDOWN_DRAIN_DELAY; a server that stops meanwhile ends
+// it early, with its error. Responses ask clients to close, so that
+// keep-alive connections move to other instances instead of being cut
+// when the listener closes. Not SetKeepAlivesEnabled(false): it closes
+// idle connections at once, and one whose next request has just been
+// read (still counted idle) is closed under a handler that then runs and
+// answers nobody. Then stop closes the listeners and finishes the work in
+// flight within SHUTDOWN_TIMEOUT.
+func drainThenStop(ctx context.Context, log *slog.Logger, cfg *config.Config, errc <-chan error, unready func(), stop func(context.Context) error) error {
+	unready()
 	log.InfoContext(ctx, "server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
+	timer := time.NewTimer(cfg.ShutdownDrainDelay)
+	defer timer.Stop()
 	select {
-	case <-time.After(cfg.ShutdownDrainDelay):
+	case <-timer.C:
 	case err := <-errc:
 		return fmt.Errorf("server stopped: %w", err)
 	}
@@ -154,14 +176,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	log.InfoContext(ctx, "server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
-	// The jobs running now finish within the same timeout; those left are
-	// cancelled and run again later, here or in another instance.
-	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), queue.Stop(sctx), admin.Shutdown(sctx))
-	stopBG()
-	if err != nil {
+	if err := stop(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.InfoContext(ctx, "server.stopped")
 	return nil
 }
 

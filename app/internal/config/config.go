@@ -55,7 +55,7 @@ type Config struct {
 	SMTPURL    string // SMTP_URL: smtp://[user:password@]host:port; empty = emails are skipped
 	SMTPFrom   string // SMTP_FROM: the sender of the emails
 
-	RequestTimeout     time.Duration // REQUEST_TIMEOUT
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	// ShutdownDrainDelay is SHUTDOWN_DRAIN_DELAY: after SIGTERM, serve on,
 	// unready, for this long. 5 s by default, the production value: with 0
 	// the listener closes at once and resets the connections still in its
@@ -104,7 +104,8 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{a.key, "port must be a number from 0 to 65535"}
 		}
 	}
-	if c.HTTPAddr == c.AdminAddr {
+	// Port 0 is a new port each: both on 127.0.0.1:0 is two listeners.
+	if _, port, _ := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.AdminAddr && port != "0" {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
