@@ -217,17 +217,31 @@ func newAdminServer(tel *telemetry.Telemetry, cfg *config.Config, errLog *log.Lo
 // listen opens HTTP_ADDR and ADMIN_ADDR and logs the address each one is
 // bound to: with port 0 (HTTP_ADDR=127.0.0.1:0) the kernel picks a free
 // port at once, and that line is how a test, or an operator, learns it.
+// The port is an attribute of its own: the kit's log redaction masks every
+// IP address in a string, so addr reads "[REDACTED]:8080" for 0.0.0.0:8080.
 func listen(ctx context.Context, log *slog.Logger, cfg *config.Config) (public, admin net.Listener, err error) {
 	if public, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	log.InfoContext(ctx, "http.listening", slog.String("listener", "public"), slog.String("addr", public.Addr().String()))
+	logListening(ctx, log, "public", public)
 	if admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		public.Close()
 		return nil, nil, fmt.Errorf("ADMIN_ADDR: %w", err)
 	}
-	log.InfoContext(ctx, "http.listening", slog.String("listener", "admin"), slog.String("addr", admin.Addr().String()))
+	logListening(ctx, log, "admin", admin)
 	return public, admin, nil
+}
+
+func logListening(ctx context.Context, log *slog.Logger, name string, l net.Listener) {
+	port := 0
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	log.InfoContext(ctx, "http.listening",
+		slog.String("listener", name),
+		slog.String("addr", l.Addr().String()),
+		slog.Int("port", port),
+	)
 }
 
 func portOf(l net.Listener) string {

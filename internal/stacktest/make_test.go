@@ -190,9 +190,9 @@ func TestMakeRunStopsWithMake(t *testing.T) {
 	for line := range strings.Lines(out.String()) {
 		var rec struct {
 			Msg        string
-			DrainDelay *int64 `json:"drain_delay"`
+			DrainDelay string `json:"drain_delay"`
 		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "server.draining" && rec.DrainDelay != nil && *rec.DrainDelay == 0 {
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "server.draining" && rec.DrainDelay == "0s" {
 			drained = true
 		}
 	}

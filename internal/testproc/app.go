@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +94,10 @@ func WaitAppAddrs(log func() string, exited <-chan struct{}, timeout time.Durati
 }
 
 // ListenAddrs returns the addresses the app reported in its log, JSON
-// lines, by listener ("public", "admin"): the last line of each wins.
+// lines, by listener ("public", "admin"): the last line of each wins. The
+// app's log masks IP addresses (addr reads "[REDACTED]:41001"), so an
+// address is its port on 127.0.0.1, where [AppDefaults] binds, unless addr
+// names a host.
 func ListenAddrs(log string) map[string]string {
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(log))
@@ -102,10 +107,18 @@ func ListenAddrs(log string) map[string]string {
 		if !strings.Contains(string(line), `"http.listening"`) {
 			continue
 		}
-		var rec struct{ Msg, Listener, Addr string }
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "http.listening" && rec.Listener != "" {
-			addrs[rec.Listener] = rec.Addr
+		var rec struct {
+			Msg, Listener, Addr string
+			Port                int
 		}
+		if json.Unmarshal(line, &rec) != nil || rec.Msg != "http.listening" || rec.Listener == "" || rec.Port == 0 {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(rec.Port))
+		if host, _, err := net.SplitHostPort(rec.Addr); err == nil && host != "" && !strings.Contains(host, "REDACTED") {
+			addr = rec.Addr
+		}
+		addrs[rec.Listener] = addr
 	}
 	return addrs
 }
