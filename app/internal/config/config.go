@@ -57,10 +57,11 @@ type Config struct {
 
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	// ShutdownDrainDelay is SHUTDOWN_DRAIN_DELAY: after SIGTERM, serve on,
-	// unready, for this long. 5 s by default, the production value: with 0
-	// the listener closes at once and resets the connections still in its
-	// queue, requests a client had already written. `make run` and the
-	// tests set 0 to stop at once.
+	// unready, for this long (`app` only; `app worker` takes no traffic).
+	// 5 s by default, the production value: with 0 the server stops at once
+	// and drops the requests clients had written but it had not read yet
+	// (internal/faulttest's queued logins). `make run` and the tests set 0
+	// to stop at once.
 	ShutdownDrainDelay time.Duration
 	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT: then finish in-flight work within this
 }
