@@ -42,7 +42,7 @@ run: ## run the demo service on :8080 (builds the frontend first when npm is ava
 	@$(MAKE) --no-print-directory build
 	@# exec: the app replaces the shell, so a signal to make (SIGTERM, Ctrl-C)
 	@# reaches the app itself; `go run` would leave its child running.
-	PPROF=$${PPROF:-true} exec bin/app
+	PPROF=$${PPROF:-true} SHUTDOWN_DRAIN_DELAY=$${SHUTDOWN_DRAIN_DELAY:-0} exec bin/app
 
 .PHONY: build
 build: ## build bin/app

@@ -3,16 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/app/internal/config"
+	"example.com/otelstarter/internal/testproc"
+	"example.com/otelstarter/telemetry/telemetrytest"
 )
 
 // TestDrainAnswersEveryRequest: SIGTERM under load loses no request. A load
@@ -35,19 +42,32 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 		clients    = 16
 		pending    = 20
 	)
-	addr := testenv.FreeAddr(t)
 	env := map[string]string{
-		"HTTP_ADDR":            addr,
-		"ADMIN_ADDR":           testenv.FreeAddr(t),
+		"HTTP_ADDR":            "127.0.0.1:0",
+		"ADMIN_ADDR":           "127.0.0.1:0",
 		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "blog.db"),
 		"FRONTEND_DIR":         t.TempDir(),
 		"SHUTDOWN_DRAIN_DELAY": drainDelay.String(),
-		"LOG_LEVEL":            "warn",
+		"LOG_LEVEL":            "info", // http.listening says where it listens
 	}
 	ctx, sigterm := context.WithCancel(context.Background())
 	defer sigterm()
+	var out telemetrytest.Buffer
 	served := make(chan error, 1)
-	go func() { served <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard) }()
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		served <- run(ctx, nil, func(k string) string { return env[k] }, &out, io.Discard)
+	}()
+	addr, _, err := testproc.WaitAppAddrs(out.String, exited, 30*time.Second)
+	if err != nil {
+		select {
+		case runErr := <-served:
+			t.Fatalf("%v: %v\n%s", err, runErr, out.String())
+		default:
+			t.Fatalf("%v:\n%s", err, out.String())
+		}
+	}
 
 	base := "http://" + addr
 	get := func(c *http.Client, path string) (int, error) {
@@ -59,14 +79,12 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode, err
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if code, _ := get(http.DefaultClient, "/readyz"); code == 200 {
-			break
+	testproc.Poll(t, "ready", 20*time.Millisecond, 10*time.Second, func() error {
+		if code, err := get(http.DefaultClient, "/readyz"); code != 200 {
+			return fmt.Errorf("/readyz = %d %v", code, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready after 10s")
-		}
-	}
+		return nil
+	})
 
 	// The balancer: routes while /readyz answers 200.
 	var routed atomic.Bool
@@ -115,8 +133,16 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 		})
 	}
 
+	// The load flows: the clients have had two answers each on average.
+	testproc.Poll(t, "the clients' first answers", 5*time.Millisecond, 10*time.Second, func() error {
+		if n := answered.Load(); n < 2*clients {
+			return fmt.Errorf("%d answers", n)
+		}
+		return nil
+	})
 	// Requests written whole on their own connections, then the signal
-	// 10 ms later, before the server has necessarily read them.
+	// 10 ms later (the scenario, not a wait), before the server has
+	// necessarily accepted or read them.
 	conns := make([]net.Conn, pending)
 	for i := range conns {
 		c, err := net.Dial("tcp", addr)
@@ -129,7 +155,6 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 		}
 		conns[i] = c
 	}
-	time.Sleep(200 * time.Millisecond) // the clients are running
 	time.Sleep(10 * time.Millisecond)
 	signalled.Store(true)
 	sigterm()
@@ -157,6 +182,9 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 	case <-time.After(drainDelay + 30*time.Second):
 		t.Fatal("serve did not return after the drain and the shutdown timeout")
 	}
+	if !strings.Contains(out.String(), `"msg":"server.draining"`) {
+		t.Error("no server.draining line: the shutdown skipped the drain")
+	}
 	t.Logf("sent %d, answered %d (%d after SIGTERM), unanswered %d", sent.Load(), answered.Load(), afterSignal.Load(), len(failures))
 	if len(failures) > 0 {
 		t.Errorf("%d of %d requests routed to the instance were not answered; first: %v", len(failures), sent.Load(), failures[0])
@@ -165,3 +193,170 @@ func TestDrainAnswersEveryRequest(t *testing.T) {
 		t.Error("no request was answered after SIGTERM: the drain served nothing")
 	}
 }
+
+// TestDrainThenStop: in fake time, exactly SHUTDOWN_DRAIN_DELAY passes
+// between the instance turning unready and its listener closing, and a
+// connection opened at the last moment of the drain is still served; then
+// the work in flight gets SHUTDOWN_TIMEOUT, and a server that stops during
+// the drain ends it at once.
+func TestDrainThenStop(t *testing.T) {
+	cfg := &config.Config{ShutdownDrainDelay: 5 * time.Second, ShutdownTimeout: 20 * time.Second}
+	log := slog.New(slog.DiscardHandler)
+
+	t.Run("drain then close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ln, srv, errc := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			var unreadyAt time.Time
+			done := make(chan error, 1)
+			go func() {
+				done <- drainThenStop(context.Background(), log, cfg, errc, func() { unreadyAt = time.Now() }, srv.Shutdown)
+			}()
+			synctest.Wait()
+			began := time.Now()
+
+			time.Sleep(cfg.ShutdownDrainDelay - time.Nanosecond)
+			synctest.Wait()
+			if !ln.closedAt().IsZero() {
+				t.Fatalf("the listener closed %v into a %v drain", ln.closedAt().Sub(unreadyAt), cfg.ShutdownDrainDelay)
+			}
+			if code := ln.get(t); code != http.StatusNoContent {
+				t.Fatalf("a request 1 ns before the end of the drain: %d", code)
+			}
+
+			time.Sleep(time.Nanosecond)
+			synctest.Wait()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if unreadyAt != began {
+				t.Errorf("unready %v after the shutdown began, want at once", unreadyAt.Sub(began))
+			}
+			if got := ln.closedAt().Sub(unreadyAt); got != cfg.ShutdownDrainDelay {
+				t.Errorf("the listener closed %v after the instance turned unready, want %v", got, cfg.ShutdownDrainDelay)
+			}
+		})
+	})
+
+	t.Run("in-flight work gets the shutdown timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			ln, srv, errc := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				<-release
+			}))
+			c := ln.send(t) // in flight from now on
+			synctest.Wait()
+			began := time.Now()
+			err := drainThenStop(context.Background(), log, cfg, errc, func() {}, srv.Shutdown)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("drainThenStop = %v, want the shutdown's deadline exceeded", err)
+			}
+			if got, want := time.Since(began), cfg.ShutdownDrainDelay+cfg.ShutdownTimeout; got != want {
+				t.Errorf("gave up after %v, want %v (drain, then timeout)", got, want)
+			}
+			close(release)
+			c.Close()
+		})
+	})
+
+	t.Run("a server stopping ends the drain", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ln, _, errc := servePipe(t, http.NotFoundHandler())
+			done := make(chan error, 1)
+			go func() {
+				done <- drainThenStop(context.Background(), log, cfg, errc, func() {}, func(context.Context) error { return nil })
+			}()
+			time.Sleep(time.Second)
+			began := time.Now()
+			ln.Close() // the server's Serve fails
+			err := <-done
+			if err == nil || !strings.Contains(err.Error(), "server stopped") {
+				t.Errorf("drainThenStop = %v, want server stopped", err)
+			}
+			if waited := time.Since(began); waited != 0 {
+				t.Errorf("returned %v after the server stopped, want at once", waited)
+			}
+		})
+	})
+}
+
+// servePipe serves h on an in-memory listener, which synctest's fake time
+// can wait on (a TCP listener's Accept is not durably blocked). errc gets
+// what Serve returns, as serve's does.
+func servePipe(t *testing.T, h http.Handler) (*pipeListener, *http.Server, chan error) {
+	t.Helper()
+	ln := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	srv := &http.Server{Handler: h}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	return ln, srv, errc
+}
+
+// pipeListener is a net.Listener whose connections are net.Pipe ends.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	at     time.Time
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.at = time.Now()
+		l.mu.Unlock()
+		close(l.closed)
+	})
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+// closedAt is when Close was first called; zero while open.
+func (l *pipeListener) closedAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.at
+}
+
+// send opens a connection and writes a whole GET / on it.
+func (l *pipeListener) send(t *testing.T) net.Conn {
+	t.Helper()
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+	case <-l.closed:
+		t.Fatal("the listener is closed")
+	}
+	go func() { _, _ = io.WriteString(client, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n") }()
+	return client
+}
+
+// get sends GET / on a new connection and returns the status.
+func (l *pipeListener) get(t *testing.T) int {
+	t.Helper()
+	c := l.send(t)
+	defer c.Close()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
@@ -159,40 +160,40 @@ func gauge(tb testing.TB, a *testApp, name, key, val string) int64 {
 }
 
 // privateRedis starts a redis-server of the test's own on a free port, so
-// the test can kill it; it returns the URL and functions to stop and start it.
+// the test can kill it; it returns the URL and functions to stop and start
+// it. redis-server cannot report a port of its choosing (--port 0 turns
+// TCP off) and starts again on the same one: the port is picked in
+// advance, and picked anew when another program took it first.
 func privateRedis(tb testing.TB) (url string, stop, start func()) {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		testenv.Missing(tb, "redis-server binary", "PATH", err)
 	}
-	addr := testenv.FreeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
-	var cmd *exec.Cmd
-	start = func() {
-		cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if c, err := net.Dial("tcp", addr); err == nil {
+	var (
+		addr string
+		p    *testproc.Process
+	)
+	run := func() (*testproc.Process, func() error) {
+		_, port, _ := net.SplitHostPort(addr)
+		p = testproc.Start(tb, "redis-server", nil, bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+		return p, func() error {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
 				c.Close()
-				return
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		tb.Fatal("private redis-server did not start")
-	}
-	stop = func() {
-		if cmd != nil && cmd.Process != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			cmd = nil
+			return err
 		}
 	}
-	start()
-	tb.Cleanup(stop)
+	testproc.StartOnFreePorts(tb, "private redis-server", 10*time.Second, func() (*testproc.Process, func() error) {
+		addr = testenv.FreeAddr(tb)
+		return run()
+	})
+	start = func() {
+		_, ready := run()
+		testproc.WaitFor(tb, "private redis-server", 10*time.Second, ready, p)
+	}
+	stop = func() { p.Kill() }
 	return "redis://" + addr + "/0", stop, start
 }
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"example.com/otelstarter/internal/testenv"
+	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/telemetry/telemetrytest"
 	"github.com/coder/websocket"
 )
@@ -84,43 +83,14 @@ func TestBinaryLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "app")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	httpAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr,
-		"DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "blog.db"),
-		"METRICS_TOKEN=scrape-secret", "FRONTEND_DIR="+t.TempDir(),
+	bin := testproc.BuildApp(t)
+	app := testproc.StartApp(t, "app", []string{
+		"DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "blog.db"),
+		"METRICS_TOKEN=scrape-secret", "FRONTEND_DIR=" + t.TempDir(),
 		"OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=none",
-	)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	base := "http://" + httpAddr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 10s: %v\n%s", err, stdout.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}, bin)
+	base, admin := app.URL, app.AdminURL
+	testproc.WaitFor(t, "app ready", 30*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app.Process)
 
 	status := func(url string, hdr ...string) int {
 		req, _ := http.NewRequest("GET", url, nil)
@@ -137,13 +107,13 @@ func TestBinaryLifecycle(t *testing.T) {
 	if got := status(base + "/metrics"); got != 404 {
 		t.Errorf("public /metrics = %d, want 404", got)
 	}
-	if got := status("http://" + adminAddr + "/metrics"); got != 401 {
+	if got := status(admin + "/metrics"); got != 401 {
 		t.Errorf("admin /metrics without token = %d, want 401", got)
 	}
-	if got := status("http://"+adminAddr+"/metrics", "Authorization", "Bearer scrape-secret"); got != 200 {
+	if got := status(admin+"/metrics", "Authorization", "Bearer scrape-secret"); got != 200 {
 		t.Errorf("admin /metrics with token = %d, want 200", got)
 	}
-	req, _ := http.NewRequest("GET", "http://"+adminAddr+"/metrics", nil)
+	req, _ := http.NewRequest("GET", admin+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer scrape-secret")
 	if resp, err := http.DefaultClient.Do(req); err != nil {
 		t.Error(err)
@@ -154,28 +124,28 @@ func TestBinaryLifecycle(t *testing.T) {
 			t.Errorf("/metrics has no websocket_dropped_clients_total series:\n%s", body)
 		}
 	}
-	if got := status("http://" + adminAddr + "/debug/pprof/cmdline"); got != 401 {
+	if got := status(admin + "/debug/pprof/cmdline"); got != 401 {
 		t.Errorf("admin /debug/pprof/cmdline without token = %d, want 401", got)
 	}
-	if got := status("http://"+adminAddr+"/debug/pprof/cmdline", "Authorization", "Bearer scrape-secret"); got != 404 {
+	if got := status(admin+"/debug/pprof/cmdline", "Authorization", "Bearer scrape-secret"); got != 404 {
 		t.Errorf("admin /debug/pprof/cmdline without PPROF = %d, want 404", got)
 	}
 
 	hc := exec.Command(bin, "healthcheck")
-	hc.Env = append(os.Environ(), "HTTP_ADDR="+httpAddr)
+	hc.Env = append(os.Environ(), "HTTP_ADDR="+app.Addr)
 	if out, err := hc.CombinedOutput(); err != nil {
 		t.Errorf("app healthcheck: %v %s", err, out)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+httpAddr+"/api/ws", nil)
+	ws, _, err := websocket.Dial(ctx, "ws://"+app.Addr+"/api/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := app.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = ws.Read(ctx)
@@ -183,18 +153,17 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Errorf("WebSocket read after SIGTERM: %v, want close 1001 going away", err)
 	}
 	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) || err != nil {
-			t.Fatalf("exit: %v\n%s", err, stdout.String())
+	case <-app.Done():
+		if err := app.Err(); err != nil {
+			t.Fatalf("exit: %v", err)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatalf("still running 15s after SIGTERM\n%s", stdout.String())
+		t.Fatal("still running 15s after SIGTERM")
 	}
 
 	// Every line on stdout is one JSON object; the last says it stopped.
 	var last map[string]any
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(strings.NewReader(app.Stdout.String()))
 	for sc.Scan() {
 		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
 			t.Fatalf("not a JSON line: %q", sc.Text())
@@ -208,20 +177,30 @@ func TestBinaryLifecycle(t *testing.T) {
 // TestWorkerCommand: `app worker` answers its probes, serves its metrics on
 // the admin listener, names itself blog-worker, and stops cleanly.
 func TestWorkerCommand(t *testing.T) {
-	httpAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "blog.db"),
-		"HTTP_ADDR":    httpAddr,
-		"ADMIN_ADDR":   adminAddr,
+		"HTTP_ADDR":    "127.0.0.1:0",
+		"ADMIN_ADDR":   "127.0.0.1:0",
 		"JOB_WORKERS":  "2",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out telemetrytest.Buffer
 	done := make(chan error, 1)
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		done <- run(ctx, []string{"worker"}, func(k string) string { return env[k] }, &out, io.Discard)
 	}()
+	httpAddr, adminAddr, err := testproc.WaitAppAddrs(out.String, exited, 30*time.Second)
+	if err != nil {
+		select {
+		case runErr := <-done:
+			t.Fatalf("%v: %v\n%s", err, runErr, out.String())
+		default:
+			t.Fatalf("%v:\n%s", err, out.String())
+		}
+	}
 
 	get := func(url string) (int, string) {
 		resp, err := http.Get(url)

@@ -97,7 +97,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	}
 	public.RegisterOnShutdown(hub.Close)
 	admin := newAdminServer(tel, cfg, errLog)
-	publicLn, adminLn, err := listen(cfg)
+	publicLn, adminLn, err := listen(ctx, log, cfg)
 	if err != nil {
 		return err
 	}
@@ -134,19 +134,41 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	// ctx is done by now; the shutdown still logs and exports through it.
 	ctx = context.WithoutCancel(ctx)
 
-	// The drain: /readyz fails at once so that load balancers take this
-	// instance out, while the listener keeps accepting what they still send
-	// until they have noticed. Responses ask clients to close, so that
-	// keep-alive connections move to other instances instead of being cut
-	// when the listener closes. Not SetKeepAlivesEnabled(false): it closes
-	// idle connections at once, and one whose next request has just been
-	// read (still counted idle) is closed under a handler that then runs
-	// and answers nobody.
-	api.Drain()
-	draining.Store(true)
+	err = drainThenStop(ctx, log, cfg, errc, func() {
+		api.Drain()
+		draining.Store(true)
+	}, func(sctx context.Context) error {
+		// The jobs running now finish within the same timeout; those left
+		// are cancelled and run again later, here or in another instance.
+		err := errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), queue.Stop(sctx), admin.Shutdown(sctx))
+		stopBG()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "server.stopped")
+	return nil
+}
+
+// drainThenStop is the end of serve once ctx is done. The drain: unready
+// makes /readyz fail at once so that load balancers take this instance
+// out, while the listener keeps accepting what they still send until they
+// have noticed, SHUTDOWN_DRAIN_DELAY; a server that stops meanwhile ends
+// it early, with its error. Responses ask clients to close, so that
+// keep-alive connections move to other instances instead of being cut
+// when the listener closes. Not SetKeepAlivesEnabled(false): it closes
+// idle connections at once, and one whose next request has just been
+// read (still counted idle) is closed under a handler that then runs and
+// answers nobody. Then stop closes the listeners and finishes the work in
+// flight within SHUTDOWN_TIMEOUT.
+func drainThenStop(ctx context.Context, log *slog.Logger, cfg *config.Config, errc <-chan error, unready func(), stop func(context.Context) error) error {
+	unready()
 	log.InfoContext(ctx, "server.draining", slog.Duration("drain_delay", cfg.ShutdownDrainDelay))
+	timer := time.NewTimer(cfg.ShutdownDrainDelay)
+	defer timer.Stop()
 	select {
-	case <-time.After(cfg.ShutdownDrainDelay):
+	case <-timer.C:
 	case err := <-errc:
 		return fmt.Errorf("server stopped: %w", err)
 	}
@@ -154,14 +176,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) (e
 	log.InfoContext(ctx, "server.stopping", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
-	// The jobs running now finish within the same timeout; those left are
-	// cancelled and run again later, here or in another instance.
-	err = errors.Join(public.Shutdown(sctx), wait(sctx, &inflight), queue.Stop(sctx), admin.Shutdown(sctx))
-	stopBG()
-	if err != nil {
+	if err := stop(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.InfoContext(ctx, "server.stopped")
 	return nil
 }
 
@@ -197,16 +214,34 @@ func newAdminServer(tel *telemetry.Telemetry, cfg *config.Config, errLog *log.Lo
 	}
 }
 
-// listen opens HTTP_ADDR and ADMIN_ADDR.
-func listen(cfg *config.Config) (public, admin net.Listener, err error) {
+// listen opens HTTP_ADDR and ADMIN_ADDR and logs the address each one is
+// bound to: with port 0 (HTTP_ADDR=127.0.0.1:0) the kernel picks a free
+// port at once, and that line is how a test, or an operator, learns it.
+// The port is an attribute of its own: the kit's log redaction masks every
+// IP address in a string, so addr reads "[REDACTED]:8080" for 0.0.0.0:8080.
+func listen(ctx context.Context, log *slog.Logger, cfg *config.Config) (public, admin net.Listener, err error) {
 	if public, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	logListening(ctx, log, "public", public)
 	if admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		public.Close()
 		return nil, nil, fmt.Errorf("ADMIN_ADDR: %w", err)
 	}
+	logListening(ctx, log, "admin", admin)
 	return public, admin, nil
+}
+
+func logListening(ctx context.Context, log *slog.Logger, name string, l net.Listener) {
+	port := 0
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	log.InfoContext(ctx, "http.listening",
+		slog.String("listener", name),
+		slog.String("addr", l.Addr().String()),
+		slog.Int("port", port),
+	)
 }
 
 func portOf(l net.Listener) string {

@@ -60,7 +60,7 @@ func work(ctx context.Context, getenv func(string) string, stdout io.Writer) (er
 		ErrorLog:          errLog,
 	}
 	admin := newAdminServer(tel, cfg, errLog)
-	probesLn, adminLn, err := listen(cfg)
+	probesLn, adminLn, err := listen(ctx, log, cfg)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -32,13 +31,13 @@ type app struct {
 	Admin string // admin listener (http://…)
 }
 
-// startApp starts the binary with test defaults overridden by env, and waits
-// until /readyz answers 200.
+// startApp starts the binary with test defaults (testproc.AppDefaults:
+// ports of the kernel's choosing, no drain) overridden by env, and waits
+// until /readyz answers 200. A variable set to "" in env is as unset: the
+// binary's default.
 func startApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
 	vars := map[string]string{
-		"HTTP_ADDR":            testenv.FreeAddr(t),
-		"ADMIN_ADDR":           testenv.FreeAddr(t),
 		"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "blog.db"),
 		"FRONTEND_DIR":         t.TempDir(),
 		"BCRYPT_COST":          "4",
@@ -52,8 +51,8 @@ func startApp(t *testing.T, env map[string]string) *app {
 	for k, v := range vars {
 		list = append(list, k+"="+v)
 	}
-	a := &app{Process: testproc.StartEnv(t, "app", list, appBin),
-		URL: "http://" + vars["HTTP_ADDR"], Admin: "http://" + vars["ADMIN_ADDR"]}
+	p := testproc.StartAppEnv(t, "app", list, appBin)
+	a := &app{Process: p.Process, URL: p.URL, Admin: p.AdminURL}
 	testproc.Poll(t, "app /readyz", pollEvery, 15*time.Second, func() error { return testproc.HTTPOK(a.URL + "/readyz") }, a.Process)
 	return a
 }

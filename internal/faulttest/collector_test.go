@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"example.com/otelstarter/internal/loadgen"
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -28,8 +28,8 @@ func TestCollectorDownThenBack(t *testing.T) {
 		after   = 15 * time.Second
 	)
 	dir := t.TempDir()
-	addr := testenv.FreeAddr(t)
-	col := startCollector(t, addr, dir, "1")
+	col := startCollector(t, "", dir, "1")
+	addr := strings.TrimPrefix(col.Endpoint, "http://") // where it comes back
 	a := startApp(t, otlpEnv(col.Endpoint))
 	token := login(t, a, "steady@example.com")
 	id := createPost(t, a, token, "read under load")
@@ -142,7 +142,7 @@ func TestCollectorThatNeverAnswers(t *testing.T) {
 		warmup = time.Second
 		run    = 8 * time.Second
 	)
-	col := startCollector(t, testenv.FreeAddr(t), t.TempDir(), "healthy")
+	col := startCollector(t, "", t.TempDir(), "healthy")
 	hang := blackHole(t)
 
 	healthy := startApp(t, otlpEnv(col.Endpoint))

@@ -16,21 +16,31 @@ type collector struct {
 	TracesFile string
 }
 
-// startCollector runs the collector with its OTLP HTTP receiver on addr,
-// writing to files in dir named after tag.
+// startCollector runs the collector with its OTLP HTTP receiver on addr
+// ("": a free port; pass a collector's own again to restart it), writing to
+// files in dir named after tag. The collector does not log its health
+// port: ports are picked in advance, and anew when one was taken meanwhile
+// (addr, when given, stays).
 func startCollector(t *testing.T, addr, dir, tag string) *collector {
 	t.Helper()
 	bin := testproc.Otelcol(t)
-	health := testenv.FreeAddr(t)
-	c := &collector{Endpoint: "http://" + addr, TracesFile: filepath.Join(dir, "traces-"+tag+".jsonl")}
-	env := append(baseEnv(),
-		"FAULT_HEALTH_ENDPOINT="+health,
-		"FAULT_OTLP_HTTP_ENDPOINT="+addr,
-		"FAULT_TRACES_FILE="+c.TracesFile,
-		"FAULT_LOGS_FILE="+filepath.Join(dir, "logs-"+tag+".jsonl"),
-	)
-	c.Process = testproc.StartEnv(t, "collector "+tag, env, bin, "--config", testproc.RepoPath(t, "internal", "faulttest", "testdata", "collector.yaml"))
-	testproc.Poll(t, "collector health", pollEvery, 30*time.Second, func() error { return testproc.HTTPOK("http://" + health + "/") }, c.Process)
+	c := &collector{TracesFile: filepath.Join(dir, "traces-"+tag+".jsonl")}
+	fixed := addr != ""
+	c.Process = testproc.StartOnFreePorts(t, "collector "+tag, 30*time.Second, func() (*testproc.Process, func() error) {
+		if !fixed {
+			addr = testenv.FreeAddr(t)
+		}
+		c.Endpoint = "http://" + addr
+		health := testenv.FreeAddr(t)
+		env := append(baseEnv(),
+			"FAULT_HEALTH_ENDPOINT="+health,
+			"FAULT_OTLP_HTTP_ENDPOINT="+addr,
+			"FAULT_TRACES_FILE="+c.TracesFile,
+			"FAULT_LOGS_FILE="+filepath.Join(dir, "logs-"+tag+".jsonl"),
+		)
+		p := testproc.StartEnv(t, "collector "+tag, env, bin, "--config", testproc.RepoPath(t, "internal", "faulttest", "testdata", "collector.yaml"))
+		return p, func() error { return testproc.HTTPOK("http://" + health + "/") }
+	})
 	return c
 }
 

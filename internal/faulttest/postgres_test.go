@@ -65,9 +65,23 @@ func privatePostgres(t *testing.T) *pgCluster {
 		}
 		c.asUser = []string{runuser, "-u", "postgres", "--"}
 	}
-	_, c.port, _ = net.SplitHostPort(testenv.FreeAddr(t))
 	c.run(30*time.Second, "initdb", "-D", c.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
-	c.start()
+	// PostgreSQL has no port 0: a port picked in advance, and anew (up to 3
+	// times) when another program took it meanwhile.
+	for attempt := 1; ; attempt++ {
+		_, c.port, _ = net.SplitHostPort(testenv.FreeAddr(t))
+		out, err := c.runErr(60*time.Second, "pg_ctl", c.startArgs()...)
+		if err == nil {
+			break
+		}
+		log, _ := os.ReadFile(c.logFile)
+		if attempt < 3 && testproc.AddrInUse(out+string(log)) {
+			t.Logf("PostgreSQL: port %s was taken; trying another", c.port)
+			_ = os.Remove(c.logFile)
+			continue
+		}
+		t.Fatalf("pg_ctl start: %v\n%s\n---- server log ----\n%s", err, out, testproc.Tail(string(log), 3000))
+	}
 	t.Cleanup(func() { c.stop() })
 	return c
 }
@@ -79,23 +93,36 @@ func (c *pgCluster) URL() string {
 
 func (c *pgCluster) run(timeout time.Duration, prog string, args ...string) {
 	c.t.Helper()
+	if out, err := c.runErr(timeout, prog, args...); err != nil {
+		log, _ := os.ReadFile(c.logFile)
+		c.t.Fatalf("%s %s: %v\n%s\n---- server log ----\n%s", prog, strings.Join(args, " "), err, out, testproc.Tail(string(log), 3000))
+	}
+}
+
+// runErr runs prog of the PostgreSQL installation and returns its output.
+func (c *pgCluster) runErr(timeout time.Duration, prog string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	argv := append(append(append([]string{}, c.asUser...), filepath.Join(c.bin, prog)), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(baseEnv(), "LC_ALL=C")
 	cmd.Dir = os.TempDir() // readable by the postgres user
-	if out, err := cmd.CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(c.logFile)
-		c.t.Fatalf("%s %s: %v\n%s\n---- server log ----\n%s", prog, strings.Join(args, " "), err, out, testproc.Tail(string(log), 3000))
-	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
-// start starts the server and waits until it accepts connections.
+// start starts the server again, on its port, and waits until it accepts
+// connections.
 func (c *pgCluster) start() {
 	c.t.Helper()
+	c.run(60*time.Second, "pg_ctl", c.startArgs()...)
+}
+
+// startArgs are pg_ctl's arguments to start the server on c.port and wait
+// until it accepts connections.
+func (c *pgCluster) startArgs() []string {
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %s -k %s -c fsync=off -c full_page_writes=off", c.port, filepath.Dir(c.data))
-	c.run(60*time.Second, "pg_ctl", "-D", c.data, "-l", c.logFile, "-o", opts, "-w", "-t", "60", "start")
+	return []string{"-D", c.data, "-l", c.logFile, "-o", opts, "-w", "-t", "60", "start"}
 }
 
 // stop stops the server at once, as a crash or a pulled cable would.

@@ -15,7 +15,6 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -33,7 +32,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		shutdownTimeout = 10 * time.Second
 	)
 	dir := t.TempDir()
-	col := startCollector(t, testenv.FreeAddr(t), dir, "sigterm")
+	col := startCollector(t, "", dir, "sigterm")
 	env := otlpEnv(col.Endpoint)
 	env["SHUTDOWN_TIMEOUT"] = shutdownTimeout.String()
 	a := startApp(t, env)

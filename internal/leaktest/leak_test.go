@@ -23,7 +23,6 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -121,7 +120,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 
 	// Keep every trace, decide fast, flush span metrics often.
 	s := testproc.StartCollectors(t, otelcolBin, testproc.RepoPath(t, "internal", "leaktest", "testdata", "sink.yaml"),
-		testenv.FreeAddr(t), promWrite.URL+"/api/v1/write",
+		"", promWrite.URL+"/api/v1/write",
 		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100", "OTELCOL_TAIL_DECISION_WAIT=1s", "OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s")
 
 	// The welcome email's job takes the worst path: the mail server refuses
@@ -131,10 +130,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	_, smtpPort, _ := strings.Cut(mail.SMTP, ":")
 
 	dbPath := filepath.Join(dir, "blog.db")
-	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	app := testproc.Start(t, "app", []string{
-		"HTTP_ADDR=" + appHTTP,
-		"ADMIN_ADDR=" + appAdmin,
+	app := testproc.StartApp(t, "app", []string{
 		"DATABASE_URL=sqlite:" + dbPath,
 		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
 		"REDIS_URL=",
@@ -158,8 +154,8 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 		"SENTRY_ENVIRONMENT=development",
 		"SMTP_URL=smtp://localhost:" + smtpPort,
 	}, appBin)
-	base := "http://" + appHTTP
-	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app, s.Collector, s.Sink)
+	base := app.URL
+	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app.Process, s.Collector, s.Sink)
 
 	// 1. The session.
 	c := client{t, base}
@@ -171,7 +167,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 			return fmt.Errorf("no job.discarded line yet")
 		}
 		return nil
-	}, app)
+	}, app.Process)
 	var login struct {
 		Token string `json:"token"`
 	}
@@ -228,7 +224,7 @@ func TestNoSecretLeavesTheProcess(t *testing.T) {
 	// 3. The app's own /metrics, in both formats (OpenMetrics has exemplars).
 	scrape := ""
 	for _, accept := range []string{"text/plain", "application/openmetrics-text; version=1.0.0"} {
-		status, b, err := testproc.Get(context.Background(), "http://"+appAdmin+"/metrics", "Accept", accept)
+		status, b, err := testproc.Get(context.Background(), app.AdminURL+"/metrics", "Accept", accept)
 		if err != nil {
 			t.Fatal(err)
 		}

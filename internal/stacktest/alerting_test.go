@@ -52,25 +52,21 @@ func TestAlertsReachAPerson(t *testing.T) {
 	amAddr := strings.TrimPrefix(am.URL, "http://")
 
 	// The app.
-	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	dbPath := filepath.Join(dir, "blog.db")
-	app := testproc.StartEnv(t, "app", []string{
+	app := testproc.StartAppEnv(t, "app", []string{
 		"PATH=" + os.Getenv("PATH"),
-		"HTTP_ADDR=" + appHTTP,
-		"ADMIN_ADDR=" + appAdmin,
 		"DATABASE_URL=sqlite:" + dbPath,
 		"REDIS_URL=redis://" + redisAddr + "/0",
 		"FRONTEND_DIR=" + filepath.Join(dir, "none"),
 		"OTEL_SERVICE_NAME=blog-api",
-		"LOG_LEVEL=warn",
+		"LOG_LEVEL=info", // http.listening says where it listens
 	}, appBin)
-	base := "http://" + appHTTP
-	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app)
+	base := app.URL
+	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(base + "/readyz") }, app.Process)
 
 	// Prometheus: the shipped rules with short `for`s, every second.
 	rulesDir := filepath.Join(dir, "rules")
 	copyRulesWithShortFor(t, rulesDir, "5s")
-	promAddr := testenv.FreeAddr(t)
 	promCfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -84,17 +80,15 @@ scrape_configs:
   - job_name: blog-api
     static_configs:
       - targets: [%q]
-`, rulesDir, amAddr, appAdmin)
+`, rulesDir, amAddr, app.AdminAddr)
 	promCfgPath := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promCfgPath, promCfg)
-	prom := testproc.Start(t, "prometheus", nil, promBin,
+	prom, promAddr := testproc.StartPromServer(t, "prometheus", promBin,
 		"--config.file="+promCfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
-		"--log.level=warn",
 	)
 	testproc.WaitFor(t, "prometheus ready", 60*time.Second, func() error { return testproc.HTTPOK("http://" + promAddr + "/-/ready") }, prom)
-	procs := []*testproc.Process{am.Process, app, prom, mail.Process}
+	procs := []*testproc.Process{am.Process, app.Process, prom, mail.Process}
 
 	// Traffic, so that the SLO's ratios have a denominator.
 	stopTraffic := steadyTraffic(t, base+"/api/posts")
@@ -152,24 +146,33 @@ scrape_configs:
 }
 
 // redisProcess runs a redis-server of the test's own, which it can kill.
+// redis-server cannot report a port of its choosing (--port 0 turns TCP
+// off) and starts again on the same one: the port is picked in advance,
+// and picked anew when another program took it first.
 func redisProcess(t *testing.T) (addr string, stop, start func()) {
 	t.Helper()
 	bin := needProgram(t, "redis-server", "apt-get install -y redis-server")
-	addr = testenv.FreeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
 	var p *testproc.Process
-	start = func() {
+	run := func() (*testproc.Process, func() error) {
+		_, port, _ := net.SplitHostPort(addr)
 		p = testproc.Start(t, "redis", nil, bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		testproc.WaitFor(t, "redis up", 10*time.Second, func() error {
+		return p, func() error {
 			c, err := net.Dial("tcp", addr)
 			if err == nil {
 				c.Close()
 			}
 			return err
-		}, p)
+		}
+	}
+	testproc.StartOnFreePorts(t, "redis", 10*time.Second, func() (*testproc.Process, func() error) {
+		addr = testenv.FreeAddr(t)
+		return run()
+	})
+	start = func() {
+		_, ready := run()
+		testproc.WaitFor(t, "redis up", 10*time.Second, ready, p)
 	}
 	stop = func() { p.Kill() }
-	start()
 	return addr, stop, start
 }
 

@@ -22,7 +22,6 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"example.com/otelstarter/internal/k8svalues"
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -704,17 +703,15 @@ type runningAlertmanager struct {
 }
 
 // startAlertmanager runs bin/alertmanager with the config file at config
-// (see shippedAlertmanagerConfig), on a free loopback port, its silences
-// and notification log in the test's temporary directory, without a
-// gossip cluster, and waits until /-/ready answers.
+// (see shippedAlertmanagerConfig), on a loopback port of the kernel's
+// choosing, its silences and notification log in the test's temporary
+// directory, without a gossip cluster, and waits until /-/ready answers.
 func startAlertmanager(t *testing.T, config string) *runningAlertmanager {
 	t.Helper()
 	bin := stackProgram(t, "alertmanager")
-	addr := testenv.FreeAddr(t)
-	p := testproc.Start(t, "alertmanager", nil, bin,
+	p, addr := testproc.StartPromServer(t, "alertmanager", bin,
 		"--config.file="+config,
 		"--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr,
 		"--cluster.listen-address=",
 		"--log.level=debug")
 	am := &runningAlertmanager{URL: "http://" + addr, Process: p}

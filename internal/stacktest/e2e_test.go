@@ -17,7 +17,6 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/internal/traffic"
 )
@@ -33,7 +32,7 @@ type stack struct {
 	procs            []*testproc.Process
 }
 
-// startStack runs, on free loopback ports: a sink collector standing in for
+// startStack runs, on loopback ports: a sink collector standing in for
 // Tempo and Loki, Prometheus with the shipped rules, the collector with the
 // shipped collector/config.yaml, Mailpit, and the real app sending to them.
 // The app runs its background jobs itself (JOB_WORKERS' default), as
@@ -47,13 +46,11 @@ func startStack(t *testing.T) *stack {
 	dir := t.TempDir()
 	s := &stack{}
 
-	appHTTP, appAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	workerHTTP, workerAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	colMetrics := testenv.FreeAddr(t)
-	promAddr := testenv.FreeAddr(t)
-
 	// 1. Prometheus with the shipped rules, scraping the app (with a bearer
-	// token, as prometheus.yml does when METRICS_TOKEN is set) and the collector.
+	// token, as prometheus.yml does when METRICS_TOKEN is set) and the
+	// collector. It starts first, on a port of its choosing, and the others
+	// after it on theirs: their targets reach it through files it watches
+	// (file_sd), written once each one has said where it listens.
 	const metricsToken = "stacktest-metrics-token"
 	tokenFile := filepath.Join(dir, "metrics_token")
 	if err := os.WriteFile(tokenFile, []byte(metricsToken), 0o600); err != nil {
@@ -69,43 +66,43 @@ scrape_configs:
     authorization:
       type: Bearer
       credentials_file: %[2]s
-    static_configs:
-      - targets: [%[3]q]
-  - job_name: %[5]s
+    file_sd_configs:
+      - files: [%[3]s/blog-api.json]
+        refresh_interval: 1s
+  - job_name: %[4]s
     authorization:
       type: Bearer
       credentials_file: %[2]s
-    static_configs:
-      - targets: [%[4]q]
+    file_sd_configs:
+      - files: [%[3]s/worker.json]
+        refresh_interval: 1s
   - job_name: otel-collector
-    static_configs:
-      - targets: [%[6]q]
-`, testproc.RepoPath(t, "prometheus", "rules", "*.yml"), tokenFile, appAdmin, workerAdmin, workerServiceName, colMetrics)
+    file_sd_configs:
+      - files: [%[3]s/otel-collector.json]
+        refresh_interval: 1s
+`, testproc.RepoPath(t, "prometheus", "rules", "*.yml"), tokenFile, dir, workerServiceName)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(promCfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := testproc.Start(t, "prometheus", nil, promBin,
+	prom, promAddr := testproc.StartPromServer(t, "prometheus", promBin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
 		"--web.enable-remote-write-receiver",
 		"--enable-feature=exemplar-storage",
-		"--log.level=warn",
 	)
 	s.prom = promClient{base: "http://" + promAddr}
 
 	// 2. The sink standing in for Tempo and Loki, and the shipped collector
 	// config in front of it, keeping every trace so every route shows up.
-	p := startCollectors(t, otelcolBin, colMetrics, "http://"+promAddr+"/api/v1/write", "OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
+	p := startCollectors(t, otelcolBin, "", "http://"+promAddr+"/api/v1/write", "OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
+	writeTargets(t, dir, "otel-collector", p.MetricsAddr)
 	s.collectorHTTP, s.sinkDir = p.CollectorHTTP, p.SinkDir
 	sink, collector := p.Sink, p.Collector
 	testproc.WaitFor(t, "prometheus ready", 60*time.Second, func() error { return testproc.HTTPOK(s.prom.base + "/-/ready") }, prom)
 
 	// 4. The real app.
 	env := []string{
-		"HTTP_ADDR=" + appHTTP,
-		"ADMIN_ADDR=" + appAdmin,
 		"DATABASE_URL=sqlite:" + filepath.Join(dir, "blog.db"),
 		"FRONTEND_DIR=" + filepath.Join(dir, "no-frontend"),
 		"OTEL_SERVICE_NAME=blog-api",
@@ -120,6 +117,10 @@ scrape_configs:
 		"SENTRY_DSN=",
 		"METRICS_TOKEN=" + metricsToken,
 		"LOG_LEVEL=info",
+		// The limits live in the shared Redis: a run within a minute of
+		// another (or of another package's) must not inherit its count.
+		"RATE_LIMIT_LOGIN=0",
+		"RATE_LIMIT_REGISTER=0",
 	}
 	if url, ok := reachableRedis(t); ok {
 		env = append(env, "REDIS_URL="+url)
@@ -138,21 +139,41 @@ scrape_configs:
 	} else {
 		env = append(env, "SMTP_URL=")
 	}
-	app := testproc.Start(t, "app", env, appBin)
-	s.appURL, s.appAdmin = "http://"+appHTTP, "http://"+appAdmin
-	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(s.appURL + "/readyz") }, app)
-	s.procs = append(s.procs, app)
+	app := testproc.StartApp(t, "app", env, appBin)
+	s.appURL, s.appAdmin = app.URL, app.AdminURL
+	writeTargets(t, dir, "blog-api", app.AdminAddr)
+	testproc.WaitFor(t, "app ready", 60*time.Second, func() error { return testproc.HTTPOK(s.appURL + "/readyz") }, app.Process)
+	s.procs = append(s.procs, app.Process)
 
 	// 5. `app worker`, configured as the app, but on a database of its own:
 	// two processes polling one SQLite file would contend for its lock, and
 	// the API works the jobs here. It shows what the dashboards need of a
 	// worker: its /metrics under its own job, which $service lists.
-	wenv := append(slices.Clone(env), "HTTP_ADDR="+workerHTTP, "ADMIN_ADDR="+workerAdmin,
+	wenv := append(slices.Clone(env),
 		"DATABASE_URL=sqlite:"+filepath.Join(dir, "worker.db"), "OTEL_SERVICE_NAME="+workerServiceName, "JOB_WORKERS=1")
-	worker := testproc.Start(t, "worker", wenv, appBin, "worker")
-	testproc.WaitFor(t, "worker ready", 60*time.Second, func() error { return testproc.HTTPOK("http://" + workerHTTP + "/readyz") }, worker)
-	s.procs = append(s.procs, worker)
+	worker := testproc.StartApp(t, "worker", wenv, appBin, "worker")
+	writeTargets(t, dir, "worker", worker.AdminAddr)
+	testproc.WaitFor(t, "worker ready", 60*time.Second, func() error { return testproc.HTTPOK(worker.URL + "/readyz") }, worker.Process)
+	s.procs = append(s.procs, worker.Process)
 	return s
+}
+
+// writeTargets writes dir/job.json, the targets file of job (file_sd), with
+// addr its one target. Written aside and renamed into place, as Prometheus
+// asks, so that it never reads half a file.
+func writeTargets(t *testing.T, dir, job, addr string) {
+	t.Helper()
+	b, err := json.Marshal([]map[string][]string{{"targets": {addr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "."+job+".json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, job+".json")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // reachableRedis returns a Redis URL on a database the tests may use freely.

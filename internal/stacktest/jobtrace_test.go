@@ -55,7 +55,7 @@ func TestOneTraceAcrossProcesses(t *testing.T) {
 }
 
 func oneTraceAcrossProcesses(t *testing.T, otelcolBin, appBin, databaseURL, redisURL string, retries bool) {
-	cols := startCollectors(t, otelcolBin, testenv.FreeAddr(t), "http://"+testenv.FreeAddr(t)+"/api/v1/write",
+	cols := startCollectors(t, otelcolBin, "", "http://"+testenv.FreeAddr(t)+"/api/v1/write",
 		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=100")
 	mail := testproc.StartMailpit(t)
 	_, smtpPort, _ := strings.Cut(mail.SMTP, ":")
@@ -82,19 +82,16 @@ func oneTraceAcrossProcesses(t *testing.T, otelcolBin, appBin, databaseURL, redi
 		"OTEL_BLRP_SCHEDULE_DELAY=200",
 	}
 	startAPI := func(name string) string {
-		addr := testenv.FreeAddr(t)
-		p := testproc.StartEnv(t, name, append(common, "HTTP_ADDR="+addr, "ADMIN_ADDR="+testenv.FreeAddr(t),
-			"OTEL_SERVICE_NAME=blog-api", "JOB_WORKERS=0"), appBin)
-		testproc.WaitFor(t, name+" ready", 60*time.Second, func() error { return testproc.HTTPOK("http://" + addr + "/readyz") }, p)
-		return "http://" + addr
+		p := testproc.StartAppEnv(t, name, append(common, "OTEL_SERVICE_NAME=blog-api", "JOB_WORKERS=0"), appBin)
+		testproc.WaitFor(t, name+" ready", 60*time.Second, func() error { return testproc.HTTPOK(p.URL + "/readyz") }, p.Process)
+		return p.URL
 	}
 	a := startAPI("api A")
 	b := startAPI("api B")
-	workerAddr := testenv.FreeAddr(t)
 	// No OTEL_SERVICE_NAME: the worker names itself blog-worker.
-	worker := testproc.StartEnv(t, "worker", append(common, "HTTP_ADDR="+workerAddr, "ADMIN_ADDR="+testenv.FreeAddr(t),
-		"JOB_WORKERS=2"), appBin, "worker")
-	testproc.WaitFor(t, "worker ready", 60*time.Second, func() error { return testproc.HTTPOK("http://" + workerAddr + "/readyz") }, worker)
+	wapp := testproc.StartAppEnv(t, "worker", append(common, "JOB_WORKERS=2"), appBin, "worker")
+	worker := wapp.Process
+	testproc.WaitFor(t, "worker ready", 60*time.Second, func() error { return testproc.HTTPOK(wapp.URL + "/readyz") }, worker)
 
 	tracesPath := filepath.Join(cols.SinkDir, "traces.jsonl")
 	logsPath := filepath.Join(cols.SinkDir, "logs.jsonl")

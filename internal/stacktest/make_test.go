@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 )
 
@@ -139,11 +139,10 @@ func TestMakeRunStopsWithMake(t *testing.T) {
 	}
 	// No npm on this PATH: make run serves the API alone, without a UI build.
 	path := toolbox(t, makeTools, nil)
-	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := makeCmd(t, ctx, path, "run")
-	cmd.Env = append(cmd.Env, "HTTP_ADDR="+addr, "ADMIN_ADDR="+testenv.FreeAddr(t),
+	cmd.Env = append(cmd.Env, "HTTP_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
 		"DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "blog.db"), "OTEL_SDK_DISABLED=true")
 	var out bytes.Buffer
 	pr, pw, _ := os.Pipe()
@@ -154,12 +153,16 @@ func TestMakeRunStopsWithMake(t *testing.T) {
 	pw.Close()
 	started := make(chan struct{})
 	copied := make(chan struct{})
+	var addr string // the public listener's, set before started is closed
 	go func() {
 		defer close(copied)
 		sc := bufio.NewScanner(pr)
 		once := false
 		for sc.Scan() {
 			fmt.Fprintln(&out, sc.Text())
+			if a := testproc.ListenAddrs(sc.Text())["public"]; a != "" {
+				addr = a
+			}
 			if !once && strings.Contains(sc.Text(), `"msg":"server.started"`) {
 				once = true
 				close(started)
@@ -190,6 +193,20 @@ func TestMakeRunStopsWithMake(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"msg":"server.stopped"`) {
 		t.Errorf("the app did not shut down gracefully (no server.stopped):\n%s", out.String())
+	}
+	// make run picks the quick stop; the binary's default drains for 5 s.
+	drained := false
+	for line := range strings.Lines(out.String()) {
+		var rec struct {
+			Msg        string
+			DrainDelay string `json:"drain_delay"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "server.draining" && rec.DrainDelay == "0s" {
+			drained = true
+		}
+	}
+	if !drained {
+		t.Errorf("make run did not set SHUTDOWN_DRAIN_DELAY=0 (no server.draining line with drain_delay 0):\n%s", out.String())
 	}
 }
 

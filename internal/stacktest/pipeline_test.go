@@ -37,7 +37,7 @@ func TestCollectorPipeline(t *testing.T) {
 	bin := testproc.Otelcol(t)
 	// No random share: what arrives was kept by a rule. Remote writes go
 	// nowhere (this test has no Prometheus); the exporter retries quietly.
-	c := startCollectors(t, bin, testenv.FreeAddr(t), "http://"+testenv.FreeAddr(t)+"/api/v1/write",
+	c := startCollectors(t, bin, "", "http://"+testenv.FreeAddr(t)+"/api/v1/write",
 		"OTELCOL_TAIL_SAMPLING_PERCENTAGE=0", "OTELCOL_TAIL_SLOW_MS=500")
 	ctx := context.Background()
 	now := time.Now()

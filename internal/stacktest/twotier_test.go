@@ -52,11 +52,19 @@ type tier struct {
 	bin, cfg string
 }
 
+// start starts the sampler again, on the ports of its first start.
 func (s *tier) start(t *testing.T) {
+	t.Helper()
+	p, healthy := s.launch(t)
+	testproc.WaitFor(t, "sampler "+s.addr+" health", 30*time.Second, healthy, p)
+}
+
+// launch starts the sampler with s.env and returns it with its health check.
+func (s *tier) launch(t *testing.T) (*testproc.Process, func() error) {
 	t.Helper()
 	s.sampler = testproc.Start(t, "sampler "+s.addr, s.env, s.bin, "--config", s.cfg)
 	health := envValue(s.env, "OTELCOL_HEALTH_ENDPOINT")
-	testproc.WaitFor(t, "sampler "+s.addr+" health", 30*time.Second, func() error { return testproc.HTTPOK("http://" + health + "/") }, s.sampler)
+	return s.sampler, func() error { return testproc.HTTPOK("http://" + health + "/") }
 }
 
 // envValue returns the last value env gives key, as exec would.
@@ -95,18 +103,24 @@ func TestTwoTierCollector(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		sinkGRPC, sinkHTTP, sinkHealth := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-		sp := testproc.Start(t, "sink "+strconv.Itoa(i), []string{
-			"SINK_GRPC_ENDPOINT=" + sinkGRPC, "SINK_HTTP_ENDPOINT=" + sinkHTTP,
-			"SINK_HEALTH_ENDPOINT=" + sinkHealth, "SINK_DIR=" + dir,
-		}, bin, "--config", sink)
-		testproc.WaitFor(t, "sink health", 30*time.Second, func() error { return testproc.HTTPOK("http://" + sinkHealth + "/") }, sp)
+		// The collectors log neither their health port nor their metrics
+		// port: ports picked in advance, anew when one was taken meanwhile.
+		var sinkGRPC, sinkHTTP string
+		testproc.StartOnFreePorts(t, "sink "+strconv.Itoa(i), 30*time.Second, func() (*testproc.Process, func() error) {
+			var sinkHealth string
+			sinkGRPC, sinkHTTP, sinkHealth = testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+			sp := testproc.Start(t, "sink "+strconv.Itoa(i), []string{
+				"SINK_GRPC_ENDPOINT=" + sinkGRPC, "SINK_HTTP_ENDPOINT=" + sinkHTTP,
+				"SINK_HEALTH_ENDPOINT=" + sinkHealth, "SINK_DIR=" + dir,
+			}, bin, "--config", sink)
+			return sp, func() error { return testproc.HTTPOK("http://" + sinkHealth + "/") }
+		})
 
+		// The OTLP/gRPC address stays: it is the one the gateway resolves.
 		addr := net.JoinHostPort("127.0.0."+strconv.Itoa(2+i), port)
-		tiers[i] = &tier{
-			addr: addr, sinkDir: dir, bin: bin,
-			cfg: testproc.RepoPath(t, "collector", "sampler.yaml"),
-			env: []string{
+		tiers[i] = &tier{addr: addr, sinkDir: dir, bin: bin, cfg: testproc.RepoPath(t, "collector", "sampler.yaml")}
+		tiers[i].sampler = testproc.StartOnFreePorts(t, "sampler "+addr, 30*time.Second, func() (*testproc.Process, func() error) {
+			tiers[i].env = []string{
 				"OTELCOL_OTLP_GRPC_ENDPOINT=" + addr,
 				"OTELCOL_OTLP_HTTP_ENDPOINT=" + testenv.FreeAddr(t),
 				"OTELCOL_HEALTH_ENDPOINT=" + testenv.FreeAddr(t),
@@ -115,9 +129,9 @@ func TestTwoTierCollector(t *testing.T) {
 				"OTELCOL_TAIL_DECISION_WAIT=" + decisionWait.String(),
 				"TEMPO_OTLP_ENDPOINT=" + sinkGRPC,
 				"LOKI_OTLP_ENDPOINT=http://" + sinkHTTP,
-			},
-		}
-		tiers[i].start(t)
+			}
+			return tiers[i].launch(t)
+		})
 	}
 
 	// Prometheus stands in as a remote-write endpoint that counts writes:
@@ -135,20 +149,24 @@ func TestTwoTierCollector(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte(hostsText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gwGRPC, gwHealth := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	gateway := testproc.Start(t, "gateway", []string{
-		"OTELCOL_OTLP_GRPC_ENDPOINT=" + gwGRPC,
-		"OTELCOL_OTLP_HTTP_ENDPOINT=" + testenv.FreeAddr(t),
-		"OTELCOL_HEALTH_ENDPOINT=" + gwHealth,
-		"OTELCOL_METRICS_HOST=127.0.0.1",
-		"OTELCOL_METRICS_PORT=" + freePort(t),
-		"OTELCOL_SAMPLER_HOSTNAME=" + samplerHost,
-		"OTELCOL_SAMPLER_PORT=" + port,
-		"OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s",
-		"PROMETHEUS_REMOTE_WRITE_ENDPOINT=" + prom.URL + "/api/v1/write",
-	}, "unshare", "-m", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`,
-		hosts, bin, "--config", testproc.RepoPath(t, "collector", "gateway.yaml"))
-	testproc.WaitFor(t, "gateway health", 30*time.Second, func() error { return testproc.HTTPOK("http://" + gwHealth + "/") }, gateway)
+	var gwGRPC string
+	gateway := testproc.StartOnFreePorts(t, "gateway", 30*time.Second, func() (*testproc.Process, func() error) {
+		var gwHealth string
+		gwGRPC, gwHealth = testenv.FreeAddr(t), testenv.FreeAddr(t)
+		p := testproc.Start(t, "gateway", []string{
+			"OTELCOL_OTLP_GRPC_ENDPOINT=" + gwGRPC,
+			"OTELCOL_OTLP_HTTP_ENDPOINT=" + testenv.FreeAddr(t),
+			"OTELCOL_HEALTH_ENDPOINT=" + gwHealth,
+			"OTELCOL_METRICS_HOST=127.0.0.1",
+			"OTELCOL_METRICS_PORT=" + freePort(t),
+			"OTELCOL_SAMPLER_HOSTNAME=" + samplerHost,
+			"OTELCOL_SAMPLER_PORT=" + port,
+			"OTELCOL_SPANMETRICS_FLUSH_INTERVAL=1s",
+			"PROMETHEUS_REMOTE_WRITE_ENDPOINT=" + prom.URL + "/api/v1/write",
+		}, "unshare", "-m", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`,
+			hosts, bin, "--config", testproc.RepoPath(t, "collector", "gateway.yaml"))
+		return p, func() error { return testproc.HTTPOK("http://" + gwHealth + "/") }
+	})
 
 	send := func(service string, traces int, flags ...string) {
 		t.Helper()

@@ -148,13 +148,22 @@ func RedisURL(tb testing.TB) string {
 	return raw
 }
 
-// FreeAddr returns a loopback address whose port was free a moment ago,
-// for a program the test starts to listen on. The port comes from below the
-// kernel's ephemeral range: a port from ":0" is taken from that range, where
-// any outgoing connection opened meanwhile (by the test, or by the programs
-// it runs) can land on it before the program binds it, and the program then
-// fails with "address already in use". No port is handed out twice by one
-// test binary.
+// FreeAddr returns a loopback address whose port was free a moment ago.
+// It is the tool of last resort, for two cases only: an address where
+// nothing listens (a dependency that is down), and a program that cannot
+// listen on port 0 and report the port it got, or must come back on the
+// same one (the collector, Mailpit, redis-server, PostgreSQL; started
+// through testproc.StartOnFreePorts, which retries on "address already in
+// use"). Anything that can listen on 127.0.0.1:0 itself should: the app
+// (testproc.StartApp), Prometheus and Alertmanager
+// (testproc.StartPromServer), and httptest servers, whose port no other
+// program can take first.
+//
+// The port comes from below the kernel's ephemeral range: a port from ":0"
+// is taken from that range, where any outgoing connection opened meanwhile
+// (by the test, or by the programs it runs) can land on it before the
+// program binds it. No port is handed out twice by one test binary, but
+// test binaries running in parallel may pick the same one.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	lo, hi := 20000, ephemeralLow()

@@ -35,14 +35,21 @@ func StartMailpit(tb testing.TB, args ...string) *Mailpit {
 	if _, err := os.Stat(bin); err != nil {
 		testenv.Missing(tb, "Mailpit bin/mailpit (build it with `make bin/mailpit`)", "PATH", err)
 	}
-	m := &Mailpit{SMTP: testenv.FreeAddr(tb), bin: bin, tb: tb}
-	ui := testenv.FreeAddr(tb)
-	m.API = "http://" + ui
-	// --disable-version-check: the check would call api.github.com.
-	m.args = []string{"--smtp", m.SMTP, "--listen", ui, "--database", tb.TempDir() + "/mailpit.db",
-		"--disable-version-check", "--quiet"}
-	m.args = append(m.args, args...)
-	m.Restart()
+	m := &Mailpit{bin: bin, tb: tb}
+	db := tb.TempDir() + "/mailpit.db"
+	// Mailpit logs the addresses it was given, not the ports it bound, and
+	// Restart needs the same ones again: ports picked in advance, picked
+	// anew when one was taken meanwhile.
+	m.Process = StartOnFreePorts(tb, "mailpit", 30*time.Second, func() (*Process, func() error) {
+		m.SMTP = testenv.FreeAddr(tb)
+		ui := testenv.FreeAddr(tb)
+		m.API = "http://" + ui
+		// --disable-version-check: the check would call api.github.com.
+		m.args = append([]string{"--smtp", m.SMTP, "--listen", ui, "--database", db,
+			"--disable-version-check", "--quiet"}, args...)
+		p := Start(tb, "mailpit", nil, m.bin, m.args...)
+		return p, m.ready
+	})
 	return m
 }
 
@@ -51,8 +58,10 @@ func StartMailpit(tb testing.TB, args ...string) *Mailpit {
 func (m *Mailpit) Restart() {
 	m.tb.Helper()
 	m.Process = Start(m.tb, "mailpit", nil, m.bin, m.args...)
-	WaitFor(m.tb, "mailpit ready", 30*time.Second, func() error { return HTTPOK(m.API + "/readyz") }, m.Process)
+	WaitFor(m.tb, "mailpit ready", 30*time.Second, m.ready, m.Process)
 }
+
+func (m *Mailpit) ready() error { return HTTPOK(m.API + "/readyz") }
 
 // MailpitMessage is the part of a message of Mailpit's API the tests read.
 // Lists (summaries) leave Text and HTML empty; [Mailpit.Message] fills them.

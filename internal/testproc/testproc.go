@@ -2,7 +2,10 @@
 // leaktest, faulttest) and bench/load share. It runs the programs they need
 // (the app, collectors, Prometheus): started in a process group, stopped
 // when the test ends, their output kept and shown when the test fails
-// ([Start], [Launch]). And it reads what those programs produce with the
+// ([Start], [Launch]), on ports they bind themselves and report where they
+// can ([StartApp], [StartPromServer]), on ports picked in advance and
+// picked anew after a collision where they cannot ([StartOnFreePorts]).
+// And it reads what those programs produce with the
 // libraries made for it: OTLP with the go.opentelemetry.io/proto/otlp types
 // and protojson ([ReadSpans], [SendSpans]), Prometheus text with expfmt
 // ([ParseMetrics], [Sum]), /proc with prometheus/procfs ([RSS], [CPUTime]).

@@ -55,8 +55,14 @@ type Config struct {
 	SMTPURL    string // SMTP_URL: smtp://[user:password@]host:port; empty = emails are skipped
 	SMTPFrom   string // SMTP_FROM: the sender of the emails
 
-	RequestTimeout     time.Duration // REQUEST_TIMEOUT
-	ShutdownDrainDelay time.Duration // SHUTDOWN_DRAIN_DELAY: serve on, unready, after SIGTERM
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
+	// ShutdownDrainDelay is SHUTDOWN_DRAIN_DELAY: after SIGTERM, serve on,
+	// unready, for this long (`app` only; `app worker` takes no traffic).
+	// 5 s by default, the production value: with 0 the server stops at once
+	// and drops the requests clients had written but it had not read yet
+	// (internal/faulttest's queued logins). `make run` and the tests set 0
+	// to stop at once.
+	ShutdownDrainDelay time.Duration
 	ShutdownTimeout    time.Duration // SHUTDOWN_TIMEOUT: then finish in-flight work within this
 }
 
@@ -99,7 +105,8 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{a.key, "port must be a number from 0 to 65535"}
 		}
 	}
-	if c.HTTPAddr == c.AdminAddr {
+	// Port 0 is a new port each: both on 127.0.0.1:0 is two listeners.
+	if _, port, _ := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.AdminAddr && port != "0" {
 		return nil, &Error{"ADMIN_ADDR", "must differ from HTTP_ADDR: /metrics is never served publicly"}
 	}
 
@@ -178,7 +185,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.ShutdownTimeout, err = parseDuration(get("SHUTDOWN_TIMEOUT", ""), 20*time.Second); err != nil {
 		return nil, &Error{"SHUTDOWN_TIMEOUT", err.Error()}
 	}
-	if c.ShutdownDrainDelay, err = time.ParseDuration(get("SHUTDOWN_DRAIN_DELAY", "0s")); err != nil || c.ShutdownDrainDelay < 0 {
+	if c.ShutdownDrainDelay, err = time.ParseDuration(get("SHUTDOWN_DRAIN_DELAY", "5s")); err != nil || c.ShutdownDrainDelay < 0 {
 		return nil, &Error{"SHUTDOWN_DRAIN_DELAY", "want a duration such as 5s (0 skips the drain)"}
 	}
 	if c.Pprof, err = strconv.ParseBool(get("PPROF", "false")); err != nil {

@@ -82,6 +82,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"BCRYPT_COST", c.BcryptCost, 10},
 		{"REQUEST_TIMEOUT", c.RequestTimeout, 10 * time.Second},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 20 * time.Second},
+		// Production-safe: a SIGTERM without a drain resets the requests
+		// still queued on the listener.
+		{"SHUTDOWN_DRAIN_DELAY", c.ShutdownDrainDelay, 5 * time.Second},
 		{"JOB_WORKERS", c.JobWorkers, 10},
 		{"SMTP_URL", c.SMTPURL, ""},
 		{"SMTP_FROM", c.SMTPFrom, "Blog <no-reply@blog.localhost>"},
@@ -138,6 +141,8 @@ func TestLoadValues(t *testing.T) {
 			func(c *config.Config) bool { return c.SMTPURL == "smtp://u:p@mail:587" && c.SMTPFrom == "a@b.example" }},
 		{"port 0 is allowed", map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "localhost:9999"},
 			func(c *config.Config) bool { return c.HTTPAddr == "127.0.0.1:0" && c.AdminAddr == "localhost:9999" }},
+		{"both on port 0: two ports of the kernel's choosing", map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0"},
+			func(c *config.Config) bool { return c.HTTPAddr == "127.0.0.1:0" && c.AdminAddr == "127.0.0.1:0" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
