@@ -8,6 +8,7 @@
 # (make/k8s-install.mk runs $(HELM), default the helm on the PATH).
 
 GO                ?= go
+# renovate: datasource=go depName=helm.sh/helm/v4
 HELM_VERSION      ?= v4.3.2
 CHART_HELM        := $(CURDIR)/bin/helm
 CHART_DIR         := deploy/kubernetes/chart

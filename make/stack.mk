@@ -3,6 +3,7 @@
 # Included by the top-level Makefile (include make/*.mk).
 
 GO             ?= go
+# renovate: datasource=go depName=go.opentelemetry.io/collector/cmd/builder
 OCB_VERSION    ?= v0.161.0
 OCB            ?= $(shell $(GO) env GOPATH)/bin/builder
 # Compose v2 as the docker plugin, else the standalone docker-compose; empty
@@ -49,12 +50,16 @@ bin/prometheus bin/promtool &: go.mod
 # The OpenTelemetry load generator, from the collector-contrib release
 # bin/otelcol is built from: the two-tier test and make load-collector drive
 # the collectors with it.
+# renovate: datasource=go depName=github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen
+TELEMETRYGEN_VERSION = v0.161.0
+
 bin/telemetrygen:
-	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
+	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
 
 # Mailpit, the local SMTP server and inbox (docker-compose.yml runs its
 # image at this version; a test checks): the app's integration tests send
 # the welcome email to bin/mailpit and read it back through its API.
+# renovate: datasource=go depName=github.com/axllent/mailpit
 MAILPIT_VERSION = v1.33.1
 
 bin/mailpit:
@@ -65,6 +70,7 @@ bin/mailpit:
 # routing tests run bin/amtool, the live runs bin/alertmanager.
 # To upgrade: change ALERTMANAGER_VERSION and the image tag, then
 #   cd tools/alertmanager && go get -tool github.com/prometheus/alertmanager/cmd/alertmanager@<version> && go mod tidy
+# renovate: datasource=go depName=github.com/prometheus/alertmanager
 ALERTMANAGER_VERSION = v0.35.0
 ALERTMANAGER_TOOLS   := tools/alertmanager
 ALERTMANAGER_BUILD   := bin/alertmanager-build
