@@ -336,13 +336,17 @@ func TestNewerVersionLeftAlone(t *testing.T) {
 		url := b.newDB(t)
 		s := mustOpen(t, url)
 		newer := fstest.MapFS{}
-		fs.WalkDir(sqlstore.MigrationFiles(b.name), ".", func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				body, _ := fs.ReadFile(sqlstore.MigrationFiles(b.name), p)
-				newer[p] = &fstest.MapFile{Data: body}
+		err := fs.WalkDir(sqlstore.MigrationFiles(b.name), ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
 			}
+			body, err := fs.ReadFile(sqlstore.MigrationFiles(b.name), p)
+			newer[p] = &fstest.MapFile{Data: body}
 			return err
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		newer["09000_next.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE next (id INTEGER);\n-- +goose Down\nDROP TABLE next;\n")}
 		if err := sqlstore.MigrateFS(t.Context(), s, newer); err != nil {
 			t.Fatal(err)
