@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	app              serve (configuration from the environment; see README)
+//	app              serve (configuration from the environment; see docs/configuration.md)
 //	app worker       run the background jobs only (the API then sets JOB_WORKERS=0)
 //	app healthcheck  exit 0 when the local server answers /readyz with 200
 //	app migrate up|down|status  the database migrations (the server applies them at start)
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "serve":
 			args = args[1:]
 		case "-h", "-help", "--help", "help":
-			fmt.Fprintln(stderr, usage+"\nConfiguration comes from the environment; see README.md.")
+			fmt.Fprintln(stderr, usage+"\nConfiguration comes from the environment; see docs/configuration.md.")
 			return nil
 		}
 	}
