@@ -191,6 +191,34 @@ func FreeAddr(tb testing.TB) string {
 	return l.Addr().String()
 }
 
+// HangUpAddr returns the address of a listener that closes every
+// connection as soon as it accepts it: a dependency that is up but cannot be
+// talked to, on a port the test holds until it ends (a port merely freed
+// for the test could be taken by anything meanwhile).
+func HangUpAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			_ = c.Close()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
 // handedOut holds the ports FreeAddr returned.
 var handedOut sync.Map
 

@@ -3,7 +3,6 @@ package mailer_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"example.com/otelstarter/app/internal/mailer"
+	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
@@ -80,39 +80,11 @@ func TestSendThroughMailpit(t *testing.T) {
 	}
 }
 
-// hangUp returns the address of a listener that closes every connection as
-// soon as it is accepted: a mail server that cannot be talked to, on a port
-// the test holds until it ends (a port freed for the test could be taken
-// by anything meanwhile).
-func hangUp(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed at the end of the test
-			}
-			c.Close()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
-
 // TestFailureNamesNoRecipient: a server that cannot be talked to fails the
 // span, and neither the error nor the span holds the recipient.
 func TestFailureNamesNoRecipient(t *testing.T) {
 	tel := telemetrytest.New(t)
-	m, err := mailer.New(mailer.Config{URL: "smtp://" + hangUp(t), From: "no-reply@blog.test", Timeout: 2 * time.Second})
+	m, err := mailer.New(mailer.Config{URL: "smtp://" + testenv.HangUpAddr(t), From: "no-reply@blog.test", Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -299,36 +298,8 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
-// hangUp returns the address of a listener that closes every connection as
-// soon as it is accepted: a Redis that cannot be talked to, on a port the
-// test holds until it ends (a port freed for the test could be taken by
-// anything meanwhile).
-func hangUp(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed at the end of the test
-			}
-			c.Close()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
-
 func TestUnreachable(t *testing.T) {
-	c := mustOpen(t, "redis://:s3cret@"+hangUp(t)+"/12")
+	c := mustOpen(t, "redis://:s3cret@"+testenv.HangUpAddr(t)+"/12")
 
 	tests := []struct {
 		name string
