@@ -97,7 +97,7 @@ test-go: ## Go tests with -short: unit, API, PostgreSQL/Redis integration (with 
 test-go-full: bin/mailpit ## the Go tests that test-go skips (-short), run in full
 	@pkgs=$$(grep -rlE 'testing\.Short\(\)|testproc\.(Start|Otelcol|BuildApp)' --include='*_test.go' app telemetry internal \
 		| xargs -r -n1 dirname | sort -u | sed 's#^#./#' | grep -vE '$(PROGRAM_TEST_PKGS)' || true); \
-		echo "$(GO) test $(GOTESTFLAGS) $$pkgs"; \
+		pkgs=$$(echo $$pkgs); echo "$(GO) test $(GOTESTFLAGS) $$pkgs"; \
 		[ -z "$$pkgs" ] || $(GO) test $(GOTESTFLAGS) $$pkgs
 
 .PHONY: cover
