@@ -1,7 +1,7 @@
 # The commands a user types. `make help` lists them by area.
 #   make run        the demo service on :8080 (SQLite, JSON logs; the UI when npm is available)
 #   make test       the everyday loop: lint, Go tests that need no built program, the copied
-#                   telemetry/, the frontend's lint, types and unit tests (about 3 minutes warm)
+#                   telemetry/, the frontend's lint, types and unit tests (under 2 minutes warm)
 #   make test-all   what CI runs: `make test`, then every proof that builds or drives a real program
 
 SHELL := /bin/bash
