@@ -217,8 +217,6 @@ func newAdminServer(tel *telemetry.Telemetry, cfg *config.Config, errLog *log.Lo
 // listen opens HTTP_ADDR and ADMIN_ADDR and logs the address each one is
 // bound to: with port 0 (HTTP_ADDR=127.0.0.1:0) the kernel picks a free
 // port at once, and that line is how a test, or an operator, learns it.
-// The port is an attribute of its own: the kit's log redaction masks every
-// IP address in a string, so addr reads "[REDACTED]:8080" for 0.0.0.0:8080.
 func listen(ctx context.Context, log *slog.Logger, cfg *config.Config) (public, admin net.Listener, err error) {
 	if public, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, nil, fmt.Errorf("HTTP_ADDR: %w", err)
@@ -232,15 +230,27 @@ func listen(ctx context.Context, log *slog.Logger, cfg *config.Config) (public, 
 	return public, admin, nil
 }
 
+// logListening says where a listener got bound: its port (the real one
+// when the address asked for port 0) and its reach. Not its host: the log's
+// redaction replaces every IP address, the listener's own included, and what
+// an operator needs to see is whether the port is open beyond this host.
 func logListening(ctx context.Context, log *slog.Logger, name string, l net.Listener) {
-	port := 0
+	port, reach := 0, "unix"
 	if a, ok := l.Addr().(*net.TCPAddr); ok {
 		port = a.Port
+		switch {
+		case a.IP.IsLoopback():
+			reach = "loopback"
+		case a.IP.IsUnspecified():
+			reach = "all_interfaces"
+		default:
+			reach = "one_interface"
+		}
 	}
 	log.InfoContext(ctx, "http.listening",
 		slog.String("listener", name),
-		slog.String("addr", l.Addr().String()),
 		slog.Int("port", port),
+		slog.String("reach", reach),
 	)
 }
 

@@ -95,9 +95,9 @@ func WaitAppAddrs(log func() string, exited <-chan struct{}, timeout time.Durati
 
 // ListenAddrs returns the addresses the app reported in its log, JSON
 // lines, by listener ("public", "admin"): the last line of each wins. The
-// app's log masks IP addresses (addr reads "[REDACTED]:41001"), so an
-// address is its port on 127.0.0.1, where [AppDefaults] binds, unless addr
-// names a host.
+// line carries the port, not the host (the log holds no IP address), so an
+// address is the port on 127.0.0.1, which every bind the tests use
+// ([AppDefaults]' 127.0.0.1:0, or all interfaces) answers on.
 func ListenAddrs(log string) map[string]string {
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(log))
@@ -108,17 +108,13 @@ func ListenAddrs(log string) map[string]string {
 			continue
 		}
 		var rec struct {
-			Msg, Listener, Addr string
-			Port                int
+			Msg, Listener string
+			Port          int
 		}
 		if json.Unmarshal(line, &rec) != nil || rec.Msg != "http.listening" || rec.Listener == "" || rec.Port == 0 {
 			continue
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(rec.Port))
-		if host, _, err := net.SplitHostPort(rec.Addr); err == nil && host != "" && !strings.Contains(host, "REDACTED") {
-			addr = rec.Addr
-		}
-		addrs[rec.Listener] = addr
+		addrs[rec.Listener] = net.JoinHostPort("127.0.0.1", strconv.Itoa(rec.Port))
 	}
 	return addrs
 }
