@@ -76,6 +76,13 @@ func markdownFiles(root string) ([]string, error) {
 		}
 		return files, nil
 	}
+	return walkFiles(root, ".md")
+}
+
+// walkFiles lists the files under root whose names end in suffix, relative
+// to root and slash-separated, leaving out what is never the repository's
+// own: git's store, dependencies and built files.
+func walkFiles(root, suffix string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -88,7 +95,7 @@ func markdownFiles(root string) ([]string, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(p, ".md") {
+		if strings.HasSuffix(p, suffix) {
 			rel, err := filepath.Rel(root, p)
 			if err != nil {
 				return err

@@ -1,7 +1,6 @@
 package doccheck
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,32 +47,22 @@ func TestNamedTestsExist(t *testing.T) {
 }
 
 // testFuncs returns the names of the top-level functions of every _test.go
-// file under root (dependencies and built files left out).
+// file under root.
 func testFuncs(root string) (map[string]bool, error) {
+	files, err := walkFiles(root, "_test.go")
+	if err != nil {
+		return nil, err
+	}
 	fn := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark|Example)\w*)\(`)
 	defined := map[string]bool{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	for _, f := range files {
+		src, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "bin", "dist":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, m := range fn.FindAllSubmatch(src, -1) {
 			defined[string(m[1])] = true
 		}
-		return nil
-	})
-	return defined, err
+	}
+	return defined, nil
 }
