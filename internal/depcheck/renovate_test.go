@@ -3,7 +3,6 @@ package depcheck
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,26 +87,7 @@ func jsRegexp(t *testing.T, pattern string) *regexp.Regexp {
 // Renovate sees them (what git tracks; built and installed trees left out).
 func repoFiles(t *testing.T) []string {
 	t.Helper()
-	root := testproc.RepoRoot(t)
-	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "bin", "dist", "data":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() { // the bin symlink of a worktree, sockets
-			return nil
-		}
-		rel, _ := filepath.Rel(root, path)
-		files = append(files, filepath.ToSlash(rel))
-		return nil
-	})
+	files, err := testproc.RepoFiles(testproc.RepoRoot(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,14 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/text"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestLinksResolve checks every relative link and anchor of the
 // repository's Markdown files.
 func TestLinksResolve(t *testing.T) {
-	root := repoRoot(t)
+	root := testproc.RepoRoot(t)
 	files, err := markdownFiles(root)
 	if err != nil {
 		t.Fatal(err)
@@ -37,25 +39,6 @@ func TestLinksResolve(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Error(p)
-	}
-}
-
-// repoRoot is the directory that holds go.mod, above this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && filepath.Base(dir) != "doccheck" {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
 	}
 }
 
@@ -76,35 +59,7 @@ func markdownFiles(root string) ([]string, error) {
 		}
 		return files, nil
 	}
-	return walkFiles(root, ".md")
-}
-
-// walkFiles lists the files under root whose names end in suffix, relative
-// to root and slash-separated, leaving out what is never the repository's
-// own: git's store, dependencies and built files.
-func walkFiles(root, suffix string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "bin", "dist":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(p, suffix) {
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	return files, err
+	return testproc.RepoFiles(root, ".md")
 }
 
 // markdown parses as GitHub does for links: CommonMark plus tables,

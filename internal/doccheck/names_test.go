@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"example.com/otelstarter/internal/testproc"
 )
 
 // TestNamedTestsExist: the docs prove each guarantee by naming its test, so
@@ -13,7 +15,7 @@ import (
 // Every `TestX`, `FuzzX`, `BenchmarkX` or `ExampleX` in code spans of the
 // Markdown files must be a function of some _test.go file.
 func TestNamedTestsExist(t *testing.T) {
-	root := repoRoot(t)
+	root := testproc.RepoRoot(t)
 	files, err := markdownFiles(root)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +51,7 @@ func TestNamedTestsExist(t *testing.T) {
 // testFuncs returns the names of the top-level functions of every _test.go
 // file under root.
 func testFuncs(root string) (map[string]bool, error) {
-	files, err := walkFiles(root, "_test.go")
+	files, err := testproc.RepoFiles(root, "_test.go")
 	if err != nil {
 		return nil, err
 	}

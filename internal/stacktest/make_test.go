@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -232,28 +233,18 @@ func TestFuzzTargetsListed(t *testing.T) {
 	found := map[string]bool{}
 	fuzzFunc := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
 	root := testproc.RepoRoot(t)
-	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "bin" || strings.HasPrefix(d.Name(), ".")) && path != root {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, filepath.Dir(path))
-		for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
-			found["./"+rel+":"+string(m[1])] = true
-		}
-		return nil
-	})
+	files, err := testproc.RepoFiles(root, "_test.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
+			found["./"+path.Dir(f)+":"+string(m[1])] = true
+		}
 	}
 	for target := range found {
 		if !listed[target] {

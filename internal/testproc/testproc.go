@@ -15,6 +15,7 @@ package testproc
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,37 @@ func RepoRoot(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// RepoFiles lists the repository's own files under root whose names end
+// in suffix ("" for all), relative and slash-separated: git's store, the
+// installed and built trees (node_modules, bin, dist) and the app's local
+// data are left out, and so is anything not a regular file (a worktree's
+// bin symlink, a socket).
+func RepoFiles(root, suffix string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "bin", "dist", "data":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(path, suffix) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	return files, err
 }
 
 // FindRepoRoot is [RepoRoot] for code that has no testing.TB (TestMain, a
