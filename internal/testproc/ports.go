@@ -67,26 +67,12 @@ func AddrInUse(output string) bool {
 // failing the test. A program found dead just after ready passed does not
 // count as ready: another process may hold its port and have answered.
 func waitReady(p *Process, ready func() error, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if err := p.Exited(); err != nil {
-			return err
-		}
-		err := ready()
-		if err == nil {
-			// A program that failed to bind dies at once; give it the
-			// moment.
-			time.Sleep(100 * time.Millisecond)
-			if err := p.Exited(); err != nil {
-				return err
-			}
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if _, err := poll(100*time.Millisecond, timeout, ready, p); err != nil {
+		return err
 	}
+	// A program that failed to bind dies at once; give it the moment.
+	time.Sleep(100 * time.Millisecond)
+	return p.Exited()
 }
 
 // StartPromServer runs bin, Prometheus or Alertmanager, with args and

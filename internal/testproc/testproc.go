@@ -298,19 +298,30 @@ func WaitFor(tb testing.TB, what string, timeout time.Duration, check func() err
 // measure how long a recovery takes; it returns that time.
 func Poll(tb testing.TB, what string, every, timeout time.Duration, check func() error, procs ...*Process) time.Duration {
 	tb.Helper()
+	took, err := poll(every, timeout, check, procs...)
+	if err != nil {
+		tb.Fatalf("waiting for %s: %v", what, err)
+	}
+	return took
+}
+
+// poll calls check every interval until it returns nil, and returns how
+// long that took. It gives up with the exit error of the first of procs
+// that ended, or with check's last error once timeout has passed.
+func poll(every, timeout time.Duration, check func() error, procs ...*Process) (time.Duration, error) {
 	began := time.Now()
 	for {
 		for _, p := range procs {
 			if err := p.Exited(); err != nil {
-				tb.Fatalf("waiting for %s: %v", what, err)
+				return 0, err
 			}
 		}
 		err := check()
 		if err == nil {
-			return time.Since(began)
+			return time.Since(began), nil
 		}
 		if time.Since(began) > timeout {
-			tb.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+			return 0, fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
 		time.Sleep(every)
 	}
