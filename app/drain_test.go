@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"example.com/otelstarter/app/internal/config"
+	"example.com/otelstarter/internal/testenv"
 	"example.com/otelstarter/internal/testproc"
 	"example.com/otelstarter/telemetry/telemetrytest"
 )
@@ -218,10 +219,10 @@ func TestDrainThenStop(t *testing.T) {
 
 			time.Sleep(cfg.ShutdownDrainDelay - time.Nanosecond)
 			synctest.Wait()
-			if !ln.closedAt().IsZero() {
-				t.Fatalf("the listener closed %v into a %v drain", ln.closedAt().Sub(unreadyAt), cfg.ShutdownDrainDelay)
+			if !ln.ClosedAt().IsZero() {
+				t.Fatalf("the listener closed %v into a %v drain", ln.ClosedAt().Sub(unreadyAt), cfg.ShutdownDrainDelay)
 			}
-			if code := ln.get(t); code != http.StatusNoContent {
+			if code := get(t, ln); code != http.StatusNoContent {
 				t.Fatalf("a request 1 ns before the end of the drain: %d", code)
 			}
 
@@ -233,7 +234,7 @@ func TestDrainThenStop(t *testing.T) {
 			if unreadyAt != began {
 				t.Errorf("unready %v after the shutdown began, want at once", unreadyAt.Sub(began))
 			}
-			if got := ln.closedAt().Sub(unreadyAt); got != cfg.ShutdownDrainDelay {
+			if got := ln.ClosedAt().Sub(unreadyAt); got != cfg.ShutdownDrainDelay {
 				t.Errorf("the listener closed %v after the instance turned unready, want %v", got, cfg.ShutdownDrainDelay)
 			}
 		})
@@ -245,7 +246,7 @@ func TestDrainThenStop(t *testing.T) {
 			ln, srv, errc := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				<-release
 			}))
-			c := ln.send(t) // in flight from now on
+			c := send(t, ln) // in flight from now on
 			synctest.Wait()
 			began := time.Now()
 			err := drainThenStop(context.Background(), log, cfg, errc, func() {}, srv.Shutdown)
@@ -284,69 +285,30 @@ func TestDrainThenStop(t *testing.T) {
 // servePipe serves h on an in-memory listener, which synctest's fake time
 // can wait on (a TCP listener's Accept is not durably blocked). errc gets
 // what Serve returns, as serve's does.
-func servePipe(t *testing.T, h http.Handler) (*pipeListener, *http.Server, chan error) {
+func servePipe(t *testing.T, h http.Handler) (*testenv.PipeListener, *http.Server, chan error) {
 	t.Helper()
-	ln := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	ln := testenv.NewPipeListener()
 	srv := &http.Server{Handler: h}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	return ln, srv, errc
 }
 
-// pipeListener is a net.Listener whose connections are net.Pipe ends.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	at     time.Time
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() {
-		l.mu.Lock()
-		l.at = time.Now()
-		l.mu.Unlock()
-		close(l.closed)
-	})
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-// closedAt is when Close was first called; zero while open.
-func (l *pipeListener) closedAt() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.at
-}
-
-// send opens a connection and writes a whole GET / on it.
-func (l *pipeListener) send(t *testing.T) net.Conn {
+// send opens a connection to ln and writes a whole GET / on it.
+func send(t *testing.T, ln *testenv.PipeListener) net.Conn {
 	t.Helper()
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-	case <-l.closed:
-		t.Fatal("the listener is closed")
+	c, err := ln.Dial(t.Context(), "", "")
+	if err != nil {
+		t.Fatalf("the listener is closed: %v", err)
 	}
-	go func() { _, _ = io.WriteString(client, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n") }()
-	return client
+	go func() { _, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n") }()
+	return c
 }
 
-// get sends GET / on a new connection and returns the status.
-func (l *pipeListener) get(t *testing.T) int {
+// get sends GET / on a new connection to ln and returns the status.
+func get(t *testing.T, ln *testenv.PipeListener) int {
 	t.Helper()
-	c := l.send(t)
+	c := send(t, ln)
 	defer c.Close()
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
@@ -355,8 +317,3 @@ func (l *pipeListener) get(t *testing.T) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }

@@ -1,11 +1,8 @@
 package httpapi_test
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +11,7 @@ import (
 
 	"example.com/otelstarter/app/internal/feed"
 	"example.com/otelstarter/app/internal/httpapi"
+	"example.com/otelstarter/internal/testenv"
 )
 
 // TestWebSocketRefusalsAreJSON: the handshake refusals are the API's JSON
@@ -46,63 +44,15 @@ func TestWebSocketRefusalsAreJSON(t *testing.T) {
 	}
 }
 
-// pipeListener is an in-memory [net.Listener] whose every connection is a
-// [net.Pipe]: a server and its clients can run in a synctest bubble, where
-// a real socket's wait would not count as blocked and fake time would
-// stand still.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-// dial is an [http.Transport] DialContext that connects to l.
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	server, client := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
 // dialFeed serves a fresh API on an in-memory listener and opens its live
 // feed. It must run in a synctest bubble; everything ends with the test.
 func dialFeed(t *testing.T) (*websocket.Conn, *feed.Hub) {
 	t.Helper()
 	hub := feed.New(nil, 0)
-	ln := newPipeListener()
+	ln := testenv.NewPipeListener()
 	srv := &http.Server{Handler: newAPI(t, httpapi.Config{Feed: hub})}
 	go func() { _ = srv.Serve(ln) }() // ends with the bubble; its error is the listener's close
-	tr := &http.Transport{DialContext: ln.dial}
+	tr := &http.Transport{DialContext: ln.Dial}
 	c, _, err := websocket.Dial(t.Context(), "ws://blog.test/api/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
